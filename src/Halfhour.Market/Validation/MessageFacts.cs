@@ -1,0 +1,62 @@
+namespace Halfhour.Market.Validation;
+
+/// <summary>
+/// What the backbone needs to know of a message to entitle, de-duplicate and route it, filled in by
+/// the validator while it reads the message (so the message is parsed once). Reusable: <see cref="Reset"/>.
+/// </summary>
+public sealed class MessageFacts
+{
+    /// <summary>S0.interfaceID, e.g. <c>IF-021</c>.</summary>
+    public string? InterfaceId { get; set; }
+
+    /// <summary>S0.eventCode without brackets, e.g. <c>ActivePower</c>.</summary>
+    public string? EventCode { get; set; }
+
+    /// <summary>S0.schemaVersion.</summary>
+    public string? SchemaVersion { get; set; }
+
+    /// <summary>S1.environmentTag.</summary>
+    public string? EnvironmentTag { get; set; }
+
+    /// <summary>S1.senderUniqueReference: the de-duplication key, per sender.</summary>
+    public string? SenderUniqueReference { get; set; }
+
+    /// <summary>S1.senderTimestamp, as sent.</summary>
+    public string? SenderTimestamp { get; set; }
+
+    /// <summary>S1.senderDIPID.</summary>
+    public string? SenderDipId { get; set; }
+
+    /// <summary>S1.senderRoleID.</summary>
+    public string? SenderRoleId { get; set; }
+
+    /// <summary>S1.senderCorrelationID, when not null.</summary>
+    public string? SenderCorrelationId { get; set; }
+
+    /// <summary>M0.MPANCore when the message is about one metering point.</summary>
+    public string? Mpan { get; set; }
+
+    /// <summary>M0.distributorDIPID when present.</summary>
+    public string? DistributorDipId { get; set; }
+
+    /// <summary>M0.GSPGroupID when present.</summary>
+    public string? GspGroupId { get; set; }
+
+    /// <summary>A0.primaryRecipients as sent.</summary>
+    public List<string> PrimaryRecipients { get; } = [];
+
+    /// <summary>Clears every fact so the instance can serve the next message.</summary>
+    public void Reset()
+    {
+        InterfaceId = EventCode = SchemaVersion = EnvironmentTag = SenderUniqueReference = SenderTimestamp = null;
+        SenderDipId = SenderRoleId = SenderCorrelationId = Mpan = DistributorDipId = GspGroupId = null;
+        PrimaryRecipients.Clear();
+    }
+}
+
+/// <summary>Validates one whole message (<c>{"payload":…}</c> as UTF-8): envelope, payload schema and semantic rules.</summary>
+public interface IMessageValidator
+{
+    /// <summary>Validates <paramref name="utf8Message"/> and fills <paramref name="facts"/> with what it read; never throws on bad input.</summary>
+    ValidationResult Validate(ReadOnlySpan<byte> utf8Message, MessageFacts facts);
+}
