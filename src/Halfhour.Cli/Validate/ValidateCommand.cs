@@ -87,20 +87,31 @@ public static class ValidateCommand
         return exit;
     }
 
+    /// <summary>Columns a redirected table is laid out for: wide enough that a failure's sentence reads on one or two lines.</summary>
+    private const int RedirectedWidth = 160;
+
     private static void WriteTable(List<Row> rows)
     {
-        var table = new Table().AddColumns("file", "#", "interface", "event", "result", "pointer", "detail");
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = RedirectedWidth;
+        }
+
+        var table = new Table().AddColumns("message", "interface", "result", "detail");
         foreach (var row in rows)
         {
             var result = row.Result;
+            var code = MessageCodes.Display(result.Code);
             table.AddRow(
-                Markup.Escape(row.File),
-                row.Index.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Markup.Escape(row.InterfaceId ?? "-"),
-                Markup.Escape(row.EventCode ?? "-"),
-                result.IsValid ? "[green]" + MessageCodes.Display(result.Code) + "[/]" : "[red]" + Markup.Escape(MessageCodes.Display(result.Code)) + "[/]",
-                Markup.Escape(result.Pointer ?? ""),
-                Markup.Escape(result.Detail ?? ""));
+                Markup.Escape($"{row.File} #{row.Index}"),
+                Markup.Escape(row.InterfaceId is null ? "-" : $"{row.InterfaceId} [{row.EventCode}]"),
+                result.IsValid ? $"[green]{code}[/]" : $"[red]{Markup.Escape(code)}[/]",
+                Markup.Escape(result.IsValid ? "" : $"{result.Detail} ({result.Rule})"));
         }
 
         AnsiConsole.Write(table);

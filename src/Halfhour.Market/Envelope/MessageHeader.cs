@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Halfhour.Market.Participants;
@@ -27,9 +28,9 @@ internal ref struct MessageHeader
     public Presence InterfaceId;
     public Presence EventCode;
     public Presence SchemaVersion;
-    public string? InterfaceIdText;
-    public string? EventCodeText;
-    public string? SchemaVersionText;
+    public WireText InterfaceIdText;
+    public WireText EventCodeText;
+    public WireText SchemaVersionText;
     public bool RootIsObject;
 
     private enum Place : byte
@@ -228,13 +229,13 @@ internal ref struct MessageHeader
         switch (field)
         {
             case Field.InterfaceId:
-                InterfaceIdText = r.GetString();
+                InterfaceIdText = WireText.At(ref r);
                 break;
             case Field.EventCode:
-                EventCodeText = r.GetString();
+                EventCodeText = WireText.At(ref r);
                 break;
             case Field.SchemaVersion:
-                SchemaVersionText = r.GetString();
+                SchemaVersionText = WireText.At(ref r);
                 break;
             case Field.EnvironmentTag:
                 facts.EnvironmentTag = Shared(ref r, s_environments);
@@ -279,4 +280,22 @@ internal ref struct MessageHeader
 
         return r.GetString()!;
     }
+}
+
+/// <summary>
+/// A string value of the message, found without copying it: where its UTF-8 stands in the message, or,
+/// when it was written with escapes (rare), its unescaped UTF-8.
+/// </summary>
+internal readonly record struct WireText(int Start, int Length, byte[]? Unescaped)
+{
+    /// <summary>The string value the reader stands on.</summary>
+    public static WireText At(ref Utf8JsonReader r) => r.ValueIsEscaped
+        ? new WireText(0, 0, Encoding.UTF8.GetBytes(r.GetString()!))
+        : new WireText((int)r.TokenStartIndex + 1, r.ValueSpan.Length, null);
+
+    /// <summary>The value's UTF-8.</summary>
+    public ReadOnlySpan<byte> Utf8(ReadOnlySpan<byte> message) => Unescaped ?? message.Slice(Start, Length);
+
+    /// <summary>The value as text (allocates; for failure sentences).</summary>
+    public string ToText(ReadOnlySpan<byte> message) => Encoding.UTF8.GetString(Utf8(message));
 }

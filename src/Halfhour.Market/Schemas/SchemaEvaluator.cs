@@ -165,11 +165,12 @@ internal sealed class SchemaEvaluator
     private ValidationResult? ObjectValue(ref Utf8JsonReader r, SchemaNode s)
     {
         ulong seen = 0;
+        var expected = 0;
         List<string>? otherNames = null;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
             var name = r.ValueIsEscaped ? Unescape(ref r) : r.ValueSpan;
-            var index = s.IndexOf(name);
+            var index = s.IndexOf(name, expected);
             if (index < 0)
             {
                 var text = Encoding.UTF8.GetString(name);
@@ -193,6 +194,7 @@ internal sealed class SchemaEvaluator
             }
 
             var property = s.Properties[index];
+            expected = index + 1;
             Push(property.Name);
             var bit = 1UL << index;
             if ((seen & bit) != 0)

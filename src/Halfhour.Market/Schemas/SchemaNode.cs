@@ -70,10 +70,18 @@ internal sealed class SchemaNode
     public bool Closed { get; set; }
     public SemanticRule Rule { get; set; }
 
-    /// <summary>The index of the property named by <paramref name="utf8Name"/>, or -1.</summary>
-    public int IndexOf(ReadOnlySpan<byte> utf8Name)
+    /// <summary>
+    /// The index of the property named by <paramref name="utf8Name"/>, or -1. Participants write fields in
+    /// the specification's order, so the property after the previous one (<paramref name="expected"/>) is tried first.
+    /// </summary>
+    public int IndexOf(ReadOnlySpan<byte> utf8Name, int expected)
     {
         var properties = Properties;
+        if ((uint)expected < (uint)properties.Length && utf8Name.SequenceEqual(properties[expected].Utf8Name))
+        {
+            return expected;
+        }
+
         for (var i = 0; i < properties.Length; i++)
         {
             if (utf8Name.SequenceEqual(properties[i].Utf8Name))

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Frozen;
+using System.Text;
 using System.Text.Json;
 using Halfhour.Market.Catalogue;
 using Halfhour.Market.Envelope;
@@ -63,7 +65,7 @@ public sealed class MessageValidator : IMessageValidator
             return failure;
         }
 
-        failure = Dispatch(ref header, out var variant);
+        failure = Dispatch(ref header, utf8Message, out var variant);
         if (failure is not null)
         {
             return failure;
@@ -71,7 +73,7 @@ public sealed class MessageValidator : IMessageValidator
 
         facts.InterfaceId = variant!.InterfaceId;
         facts.EventCode = variant.EventCode;
-        facts.SchemaVersion = Shared(variant.Event.SchemaVersions, header.SchemaVersionText!);
+        facts.SchemaVersion = Shared(variant.Event.SchemaVersions, header.SchemaVersionText.Utf8(utf8Message));
         if (_dedicated.TryGetValue(variant.InterfaceId, out var dedicated))
         {
             return dedicated.Validate(utf8Message, facts);
@@ -88,7 +90,10 @@ public sealed class MessageValidator : IMessageValidator
         }
     }
 
-    private ValidationResult? Dispatch(ref MessageHeader header, out PayloadVariant? variant)
+    /// <summary>Interface IDs are at most 8 characters (DT-000); anything longer names no interface.</summary>
+    private const int LongestInterfaceId = 16;
+
+    private ValidationResult? Dispatch(ref MessageHeader header, ReadOnlySpan<byte> message, out PayloadVariant? variant)
     {
         variant = null;
         var failure = Present(header.CommonBlock, "/payload/CommonBlock", "the payload", "an object")
@@ -99,11 +104,15 @@ public sealed class MessageValidator : IMessageValidator
             return failure;
         }
 
-        var variants = Catalogue.VariantsOf(header.InterfaceIdText);
+        var interfaceId = header.InterfaceIdText.Utf8(message);
+        Span<char> idChars = stackalloc char[LongestInterfaceId];
+        var variants = interfaceId.Length <= LongestInterfaceId && Ascii.ToUtf16(interfaceId, idChars, out var idLength) == OperationStatus.Done
+            ? Catalogue.VariantsOf(idChars[..idLength])
+            : [];
         if (variants.Length == 0)
         {
             return ValidationResult.Fail(MessageCode.UnknownInterface, S0Pointer + "/interfaceID", "catalogue:interface",
-                $"{S0Pointer}/interfaceID names no interface of the catalogue (IF-001 … IF-065, REP-…); got {Shown(header.InterfaceIdText!)}");
+                $"{S0Pointer}/interfaceID names no interface of the catalogue (IF-001 … IF-065, REP-…); got {Shown(header.InterfaceIdText.ToText(message))}");
         }
 
         failure = Present(header.EventCode, S0Pointer + "/eventCode", "S0", "a string");
@@ -112,11 +121,11 @@ public sealed class MessageValidator : IMessageValidator
             return failure;
         }
 
-        var eventCode = header.EventCodeText.AsSpan();
+        var eventCode = header.EventCodeText.Utf8(message);
         foreach (var candidate in variants)
         {
             var code = candidate.EventCode;
-            if (eventCode.Length == code.Length + 2 && eventCode[0] == '[' && eventCode[^1] == ']' && eventCode[1..^1].SequenceEqual(code))
+            if (eventCode.Length == code.Length + 2 && eventCode[0] == '[' && eventCode[^1] == ']' && Ascii.Equals(eventCode[1..^1], code))
             {
                 variant = candidate;
                 break;
@@ -126,7 +135,7 @@ public sealed class MessageValidator : IMessageValidator
         if (variant is null)
         {
             return ValidationResult.Fail(MessageCode.UnknownEventOrVersion, S0Pointer + "/eventCode", "catalogue:event-code",
-                $"{S0Pointer}/eventCode must be an event of {variants[0].InterfaceId} in brackets ({EventList(variants)}); got {Shown(header.EventCodeText!)}");
+                $"{S0Pointer}/eventCode must be an event of {variants[0].InterfaceId} in brackets ({EventList(variants)}); got {Shown(header.EventCodeText.ToText(message))}");
         }
 
         failure = Present(header.SchemaVersion, S0Pointer + "/schemaVersion", "S0", "a string");
@@ -135,12 +144,12 @@ public sealed class MessageValidator : IMessageValidator
             return failure;
         }
 
-        if (Shared(variant.Event.SchemaVersions, header.SchemaVersionText!) is null)
+        if (Shared(variant.Event.SchemaVersions, header.SchemaVersionText.Utf8(message)) is null)
         {
             var versions = string.Join(", ", variant.Event.SchemaVersions);
             variant = null;
             return ValidationResult.Fail(MessageCode.UnknownEventOrVersion, S0Pointer + "/schemaVersion", "catalogue:schema-version",
-                $"{S0Pointer}/schemaVersion must be a schema version of this event ({versions}); got {Shown(header.SchemaVersionText!)}");
+                $"{S0Pointer}/schemaVersion must be a schema version of this event ({versions}); got {Shown(header.SchemaVersionText.ToText(message))}");
         }
 
         return null;
@@ -153,11 +162,11 @@ public sealed class MessageValidator : IMessageValidator
         _ => null,
     };
 
-    private static string? Shared(IReadOnlyList<string> known, string text)
+    private static string? Shared(IReadOnlyList<string> known, ReadOnlySpan<byte> utf8)
     {
         foreach (var value in known)
         {
-            if (value == text)
+            if (Ascii.Equals(utf8, value))
             {
                 return value;
             }
