@@ -19,9 +19,9 @@ public sealed record ValidationLimits
     public int MaxMessageBytes { get; init; } = 8 * 1024 * 1024;
 
     /// <summary>
-    /// The deepest nesting of objects and arrays accepted. 16: the deepest legitimate message of the
-    /// specification nests 8 levels (IF-021 periods inside days inside B900 inside CustomBlock inside
-    /// payload), so twice that is generous while a hostile message cannot make the reader recurse far.
+    /// The deepest nesting of objects and arrays accepted. 32: the deepest legitimate message of the
+    /// specification nests 15 levels (the REP-901 invoice report), so about twice that leaves room for
+    /// schema growth while a hostile message cannot make the reader recurse far.
     /// </summary>
-    public int MaxDepth { get; init; } = 16;
+    public int MaxDepth { get; init; } = 32;
 }

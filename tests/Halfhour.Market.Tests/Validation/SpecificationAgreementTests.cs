@@ -39,6 +39,26 @@ public class SpecificationAgreementTests
         Assert.True(disagreements.Count == 0, string.Join("\n", disagreements));
     }
 
+    [Theory]
+    [Trait("Category", "Soak")]
+    [ClassData(typeof(EveryVariant))]
+    public void The_validator_and_the_specifications_own_schema_agree_on_every_single_rule_break(string interfaceId, string eventCode)
+    {
+        var variant = EveryVariant.Find(interfaceId, eventCode);
+        var disagreements = new List<string>();
+        foreach (var seed in new[] { 11, 12 })
+        {
+            var valid = s_generator.Generate(variant, seed);
+            Check(MessageGenerator.ToUtf8(valid), "valid", disagreements);
+            foreach (var mutation in MessageMutator.All(variant, valid))
+            {
+                Check(mutation.Message, mutation.ToString(), disagreements);
+            }
+        }
+
+        Assert.True(disagreements.Count == 0, string.Join("\n", disagreements.Take(10)));
+    }
+
     private static void Check(byte[] message, string what, List<string> disagreements)
     {
         var ours = s_validator.Validate(message, new MessageFacts());
