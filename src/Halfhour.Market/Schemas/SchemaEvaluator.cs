@@ -27,13 +27,23 @@ internal sealed class SchemaEvaluator
     /// <summary>Enumerations longer than this are summarised in failure sentences rather than listed whole.</summary>
     private const int ShownEnumValues = 12;
 
+    /// <summary>
+    /// Scratch buffers grow to the longest string of a message; beyond this size (far above any field of
+    /// the specification but a report's compressed body) they are dropped after the message, so one
+    /// hostile megabyte string does not stay pinned to a thread.
+    /// </summary>
+    private const int KeptScratchLength = 64 * 1024;
+
+    /// <summary>The scratch buffers' starting size: longer than every bounded field of the specification (500 characters at most).</summary>
+    private const int ScratchLength = 512;
+
     [ThreadStatic]
     private static SchemaEvaluator? t_evaluator;
 
     private readonly PathSegment[] _path = new PathSegment[ValidationLimits.DepthCeiling + 2];
     private int _depth;
-    private byte[] _bytes = new byte[256];
-    private char[] _chars = new char[256];
+    private byte[] _bytes = new byte[ScratchLength];
+    private char[] _chars = new char[ScratchLength];
     private ValidationResult? _semantic;
 
     /// <summary>The evaluator of the calling thread.</summary>
@@ -46,7 +56,18 @@ internal sealed class SchemaEvaluator
         _semantic = null;
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = ValidationLimits.DepthCeiling + 2 });
         reader.Read();
-        return Value(ref reader, root) ?? _semantic ?? ValidationResult.Valid;
+        var result = Value(ref reader, root) ?? _semantic ?? ValidationResult.Valid;
+        if (_bytes.Length > KeptScratchLength)
+        {
+            _bytes = new byte[ScratchLength];
+        }
+
+        if (_chars.Length > KeptScratchLength)
+        {
+            _chars = new char[ScratchLength];
+        }
+
+        return result;
     }
 
     private ValidationResult? Value(ref Utf8JsonReader r, SchemaNode s)

@@ -25,6 +25,10 @@ public sealed class MessageValidator : IMessageValidator
     {
         Catalogue = catalogue ?? InterfaceCatalogue.Specification;
         Limits = limits ?? ValidationLimits.Default;
+        if (Limits.MaxDepth is < 1 or > ValidationLimits.DepthCeiling)
+        {
+            throw new ArgumentOutOfRangeException(nameof(limits), $"MaxDepth must be between 1 and {ValidationLimits.DepthCeiling}.");
+        }
     }
 
     /// <summary>The catalogue messages are validated against.</summary>
