@@ -68,8 +68,11 @@ ROLE_PHRASES = [
     ("DIP", ["DIP"]),
 ]
 
-# Interfaces the catalogue transcription does not cover: the specification names them only
-# in its channel list, so their roles are read from those titles (see the report for why).
+# Interfaces the catalogue transcription does not cover: the specification names them only in its
+# channel list, so their roles are read from those titles. The reports are listed under "ECS Reports"
+# and the specification's example unique reference for REP-002 names ECS as the sending role; the
+# receivers are the parties each title addresses ("to Suppliers", "to LDSOs", DUoS data to LDSOs).
+# IF-051 (EES Refresh) is the registration service's counterpart of IF-050 (EES Updates).
 NOT_IN_CATALOGUE = {
     "IF-051": ("EES Refresh", ["REGS"], ["EES"]),
     "REP-002": ("LDSO report for DUoS (LDSO) - aggregated data", ["ECS"], ["LDSO"]),

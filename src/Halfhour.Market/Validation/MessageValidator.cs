@@ -40,7 +40,10 @@ public sealed class MessageValidator : IMessageValidator
     /// <summary>
     /// Hands every message whose S0.interfaceID is <paramref name="interfaceId"/> to <paramref name="dedicated"/>
     /// instead of the generic rules (e.g. IF-021's consumption validator). The envelope is still checked first
-    /// (UTF-8, JSON, limits, a known interface); everything after that is the dedicated validator's job.
+    /// (UTF-8, JSON, limits, a known interface, event code and schema version, and the facts of S0, S1, A0
+    /// and M0 are filled); everything after that is the dedicated validator's job. A dedicated validator that
+    /// wants the generic schema and rules as well holds its own <see cref="MessageValidator"/> without
+    /// registrations and calls it first. Register at start-up; registering is safe but not cheap.
     /// </summary>
     public void UseFor(string interfaceId, IMessageValidator dedicated)
     {
