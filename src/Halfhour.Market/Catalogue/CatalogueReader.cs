@@ -131,6 +131,7 @@ internal static class CatalogueReader
                     }
 
                     node.Pattern = regex;
+                    node.Numeral = NumeralPattern.TryCreate(node.PatternText);
                     break;
                 case "enum":
                     var texts = new List<string>();

@@ -109,7 +109,7 @@ internal sealed class SchemaEvaluator
             }
         }
 
-        if (s.Pattern is not null && !s.Pattern.IsMatch(Chars(value)))
+        if (s.Pattern is not null && !(s.Numeral?.IsMatch(value) ?? s.Pattern.IsMatch(Chars(value))))
         {
             return Fail("schema:pattern", $"must match {s.PatternText}; got {Shown(value)}");
         }

@@ -54,6 +54,8 @@ internal sealed class SchemaNode
     public int MaxLength { get; set; } = int.MaxValue;
     public string? PatternText { get; set; }
     public Regex? Pattern { get; set; }
+    /// <summary>The pattern as a numeral shape, when it is one: matched on bytes without the regex engine.</summary>
+    public NumeralPattern? Numeral { get; set; }
     public string[]? EnumText { get; set; }
     public byte[][]? EnumUtf8 { get; set; }
     public decimal? Minimum { get; set; }
