@@ -172,7 +172,8 @@ def main():
             convert({"$ref": "#/components/schemas/" + variant})
             common = schemas[variant]["properties"]["CommonBlock"]
             s0 = common["properties"]["S0"]["properties"]
-            about_mpan = "M0" in common.get("required", [])
+            # M0 names the metering point; M1 (MPAN relationships, IF-019/020) names the principal one.
+            about_mpan = bool({"M0", "M1"} & set(common.get("required", [])))
             for code in s0["eventCode"]["enum"]:
                 events.append({
                     "code": code.strip("[]"),

@@ -9,7 +9,10 @@ namespace Halfhour.Market.Envelope;
 /// </summary>
 public static class MessageBatch
 {
-    /// <summary>The deepest nesting a batch is read through; deeper elements make the whole body unreadable.</summary>
+    /// <summary>
+    /// The deepest nesting a batch is read through: twice the validator's default depth limit, so every
+    /// message the validator would judge (or refuse as too deep) is found; deeper elements make the whole body unreadable.
+    /// </summary>
     private const int ReadDepth = 64;
 
     /// <summary>

@@ -16,7 +16,7 @@ internal enum Presence : byte
 
 /// <summary>
 /// The first of the two passes over a message: proves it is UTF-8, well-formed JSON within the size and
-/// depth limits, a <c>{"payload":{…}}</c> object, and reads the common block's facts (S0, S1, A0, M0)
+/// depth limits, a <c>{"payload":{…}}</c> object, and reads the common block's facts (S0, S1, A0, M0 or M1)
 /// wherever they appear, so the second pass can be given the right schema. Reads every token once;
 /// allocates only the fact strings the backbone keeps (identifiers from the catalogue are shared, not copied).
 /// </summary>
@@ -43,6 +43,7 @@ internal ref struct MessageHeader
         S1,
         A0,
         M0,
+        M1,
         PrimaryRecipients,
         Field,
     }
@@ -207,6 +208,7 @@ internal ref struct MessageHeader
             Place.CommonBlock when r.ValueTextEquals("S1"u8) => (Place.S1, Field.None),
             Place.CommonBlock when r.ValueTextEquals("A0"u8) => (Place.A0, Field.None),
             Place.CommonBlock when r.ValueTextEquals("M0"u8) => (Place.M0, Field.None),
+            Place.CommonBlock when r.ValueTextEquals("M1"u8) => (Place.M1, Field.None),
             Place.S0 => FieldOf(ref r, "interfaceID"u8, Field.InterfaceId, "eventCode"u8, Field.EventCode, "schemaVersion"u8, Field.SchemaVersion),
             Place.S1 when r.ValueTextEquals("environmentTag"u8) => (Place.Field, Field.EnvironmentTag),
             Place.S1 when r.ValueTextEquals("senderUniqueReference"u8) => (Place.Field, Field.SenderUniqueReference),
@@ -216,6 +218,7 @@ internal ref struct MessageHeader
             Place.S1 when r.ValueTextEquals("senderCorrelationID"u8) => (Place.Field, Field.SenderCorrelationId),
             Place.A0 when r.ValueTextEquals("primaryRecipients"u8) => (Place.PrimaryRecipients, Field.None),
             Place.M0 => FieldOf(ref r, "MPANCore"u8, Field.Mpan, "distributorDIPID"u8, Field.DistributorDipId, "GSPGroupID"u8, Field.GspGroupId),
+            Place.M1 => FieldOf(ref r, "principalMPAN"u8, Field.Mpan, "distributorDIPID"u8, Field.DistributorDipId, "GSPGroupID"u8, Field.GspGroupId),
             _ => (Place.Other, Field.None),
         };
     }

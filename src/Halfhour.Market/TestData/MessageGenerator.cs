@@ -109,7 +109,7 @@ public sealed class MessageGenerator
                         continue;
                     }
 
-                    result[property.Name] = Value(property.Schema, property.Name, name is "S0" or "S1" or "A0" or "M0" ? name : null);
+                    result[property.Name] = Value(property.Schema, property.Name, name is "S0" or "S1" or "A0" or "M0" or "M1" ? name : null);
                 }
 
                 return result;
@@ -159,7 +159,7 @@ public sealed class MessageGenerator
                 ("A0", "primaryRecipients") => new JsonArray(_recipient.DipId),
                 ("A0", "secondaryRecipients") => new JsonArray(),
                 ("A0", "always") => new JsonArray(),
-                ("M0", "distributorDIPID") => _distributor.DipId,
+                ("M0" or "M1", "distributorDIPID") => _distributor.DipId,
                 _ => null,
             };
             return value is not null || (block, name) is ("S1", "senderCorrelationID") or ("S1", "DIPConnectionProviderID") or ("S1", "subText");

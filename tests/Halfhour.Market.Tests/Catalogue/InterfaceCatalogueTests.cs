@@ -36,7 +36,7 @@ public class InterfaceCatalogueTests
                 var common = schemas[name]!["properties"]!["CommonBlock"]!;
                 var s0 = common["properties"]!["S0"]!["properties"]!;
                 var versions = string.Join(",", s0["schemaVersion"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
-                var mpan = common["required"]!.AsArray().Any(r => r!.GetValue<string>() == "M0");
+                var mpan = common["required"]!.AsArray().Any(r => r!.GetValue<string>() is "M0" or "M1");
                 foreach (var code in s0["eventCode"]!["enum"]!.AsArray())
                 {
                     expected.Add((code!.GetValue<string>().Trim('[', ']'), versions, name, mpan));

@@ -25,6 +25,7 @@ public class VariantValidationTests
                 Assert.Equal(interfaceId, facts.InterfaceId);
                 Assert.Equal(eventCode, facts.EventCode);
                 Assert.Equal(version, facts.SchemaVersion);
+                Assert.Equal(variant.Event.IsAboutMeteringPoint, facts.Mpan is not null);
             }
         }
     }
