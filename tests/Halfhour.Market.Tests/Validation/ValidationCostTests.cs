@@ -32,6 +32,32 @@ public class ValidationCostTests
     }
 
     [Fact]
+    public void One_validator_serves_many_threads_and_each_message_gets_its_own_verdict()
+    {
+        var validator = new MessageValidator();
+        var generator = new MessageGenerator();
+        var cases = InterfaceCatalogue.Specification.Variants
+            .SelectMany(v => MessageMutator.All(v, generator.Generate(v, 3)).Take(3).Select(m => (m.Message, m.ExpectedCode, (string?)m.Pointer))
+                .Prepend((generator.GenerateUtf8(v, 3), MessageCode.Success, (string?)null)))
+            .ToArray();
+        var wrong = 0;
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
+        {
+            var facts = new MessageFacts();
+            for (var i = worker; i < cases.Length * 4; i += 8)
+            {
+                var (message, code, pointer) = cases[i % cases.Length];
+                var result = validator.Validate(message, facts);
+                if (result.Code != code || result.Pointer != pointer)
+                {
+                    Interlocked.Increment(ref wrong);
+                }
+            }
+        });
+        Assert.Equal(0, wrong);
+    }
+
+    [Fact]
     public void The_deepest_legitimate_message_stays_well_inside_the_depth_limit()
     {
         var generator = new MessageGenerator();
