@@ -33,13 +33,13 @@ public sealed class MessageFacts
     /// <summary>S1.senderCorrelationID, when not null.</summary>
     public string? SenderCorrelationId { get; set; }
 
-    /// <summary>M0.MPANCore when the message is about one metering point.</summary>
+    /// <summary>M0.MPANCore when the message is about one metering point (M1.principalMPAN for an MPAN relationship).</summary>
     public string? Mpan { get; set; }
 
-    /// <summary>M0.distributorDIPID when present.</summary>
+    /// <summary>M0 (or M1) distributorDIPID when present.</summary>
     public string? DistributorDipId { get; set; }
 
-    /// <summary>M0.GSPGroupID when present.</summary>
+    /// <summary>M0 (or M1) GSPGroupID when present.</summary>
     public string? GspGroupId { get; set; }
 
     /// <summary>A0.primaryRecipients as sent.</summary>
