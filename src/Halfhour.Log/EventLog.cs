@@ -196,21 +196,28 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
         }
 
         await _writer.AdmitAsync(bytes, cancellationToken).ConfigureAwait(false);
+        var staged = new List<(PartitionLog, EncodedBatch)>(1);
         Task durable;
         long first;
-        BeginCall(bytes);
+        var span = AsSpan(records, out var rented);
         try
         {
-            first = EncodeAndQueue(log, AsSpan(records, out var rented));
-            ReturnRented(rented);
+            lock (log.AppendLock)
+            {
+                first = Stage(log, span, staged);
+                durable = _writer.EnqueueCall(staged, bytes);
+            }
         }
         catch
         {
-            _writer.AbandonCall(bytes);
+            Unstage(staged, bytes);
             throw;
         }
+        finally
+        {
+            ReturnRented(rented);
+        }
 
-        durable = _writer.EndCall(bytes);
         await durable.ConfigureAwait(false);
         return new AppendResult(first, first + records.Count - 1);
     }
@@ -242,41 +249,72 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
 
         await _writer.AdmitAsync(bytes, cancellationToken).ConfigureAwait(false);
         var offsets = new long[requests.Count];
-        BeginCall(bytes);
+        var ordered = new PartitionLog[groups.Count];
+        groups.Keys.CopyTo(ordered, 0);
+        Array.Sort(ordered, static (a, b) => a.LockOrder.CompareTo(b.LockOrder));
+        var staged = new List<(PartitionLog, EncodedBatch)>(ordered.Length);
+        Task durable;
+        var locked = 0;
         try
         {
-            foreach (var (partition, count) in groups)
+            // All partitions are locked while the call is staged and queued, so it lands in one commit
+            // and no other append can slip between its offsets and its place in the queue.
+            for (; locked < ordered.Length; locked++)
             {
-                var records = ArrayPool<AppendRecord>.Shared.Rent(count);
-                var indexes = ArrayPool<int>.Shared.Rent(count);
-                var n = 0;
-                for (var i = 0; i < requests.Count; i++)
-                {
-                    if (partitions[i] == partition)
-                    {
-                        indexes[n] = i;
-                        records[n++] = requests[i].Record;
-                    }
-                }
-
-                var first = EncodeAndQueue(partition, records.AsSpan(0, n));
-                for (var k = 0; k < n; k++)
-                {
-                    offsets[indexes[k]] = first + k;
-                }
-
-                ArrayPool<AppendRecord>.Shared.Return(records, clearArray: true);
-                ArrayPool<int>.Shared.Return(indexes);
+                ordered[locked].AppendLock.Enter();
             }
+
+            foreach (var partition in ordered)
+            {
+                StageGroup(partition, groups[partition], requests, partitions, offsets, staged);
+            }
+
+            durable = _writer.EnqueueCall(staged, bytes);
         }
         catch
         {
-            _writer.AbandonCall(bytes);
+            Unstage(staged, bytes);
             throw;
         }
+        finally
+        {
+            while (locked > 0)
+            {
+                ordered[--locked].AppendLock.Exit();
+            }
+        }
 
-        await _writer.EndCall(bytes).ConfigureAwait(false);
+        await durable.ConfigureAwait(false);
         return offsets;
+    }
+
+    private void StageGroup(PartitionLog partition, int count, IReadOnlyList<AppendRequest> requests, PartitionLog[] partitions, long[] offsets, List<(PartitionLog, EncodedBatch)> staged)
+    {
+        var records = ArrayPool<AppendRecord>.Shared.Rent(count);
+        var indexes = ArrayPool<int>.Shared.Rent(count);
+        try
+        {
+            var n = 0;
+            for (var i = 0; i < requests.Count; i++)
+            {
+                if (partitions[i] == partition)
+                {
+                    indexes[n] = i;
+                    records[n++] = requests[i].Record;
+                }
+            }
+
+            var first = Stage(partition, records.AsSpan(0, n), staged);
+            for (var k = 0; k < n; k++)
+            {
+                offsets[indexes[k]] = first + k;
+            }
+        }
+        finally
+        {
+            ArrayPool<AppendRecord>.Shared.Return(records, clearArray: true);
+            ArrayPool<int>.Shared.Return(indexes);
+        }
     }
 
     /// <summary>
@@ -420,43 +458,41 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
         return size;
     }
 
-    private void BeginCall(long admittedBytes)
-    {
-        try
-        {
-            _writer.BeginCall();
-        }
-        catch
-        {
-            _writer.Release(admittedBytes);
-            throw;
-        }
-    }
-
-    /// <summary>Gives offsets and queues batches of at most <see cref="BatchTargetBytes"/> (a record larger than that gets its own batch).</summary>
-    private long EncodeAndQueue(PartitionLog partition, ReadOnlySpan<AppendRecord> records)
+    /// <summary>
+    /// Gives offsets and encodes batches of at most <see cref="BatchTargetBytes"/> (a record larger than
+    /// that gets its own batch) into <paramref name="staged"/>; call under the partition's append lock.
+    /// </summary>
+    private long Stage(PartitionLog partition, ReadOnlySpan<AppendRecord> records, List<(PartitionLog, EncodedBatch)> staged)
     {
         var now = Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        lock (partition.AppendLock)
+        var first = partition.AssignOffsets(records.Length, now, out var timestamp);
+        int start = 0, bytes = 0;
+        for (var i = 0; i < records.Length; i++)
         {
-            var first = partition.AssignOffsets(records.Length, now, out var timestamp);
-            int start = 0, bytes = 0;
-            for (var i = 0; i < records.Length; i++)
+            var size = RecordCodec.EncodedSize(records[i]);
+            if (i > start && bytes + size > BatchTargetBytes)
             {
-                var size = RecordCodec.EncodedSize(records[i]);
-                if (i > start && bytes + size > BatchTargetBytes)
-                {
-                    _writer.Enqueue(partition, BatchEncoder.Encode(records[start..i], bytes, first + start, timestamp, partition.Codec));
-                    start = i;
-                    bytes = 0;
-                }
-
-                bytes += size;
+                staged.Add((partition, BatchEncoder.Encode(records[start..i], bytes, first + start, timestamp, partition.Codec)));
+                start = i;
+                bytes = 0;
             }
 
-            _writer.Enqueue(partition, BatchEncoder.Encode(records[start..], bytes, first + start, timestamp, partition.Codec));
-            return first;
+            bytes += size;
         }
+
+        staged.Add((partition, BatchEncoder.Encode(records[start..], bytes, first + start, timestamp, partition.Codec)));
+        return first;
+    }
+
+    /// <summary>Gives back what a call that failed before it was queued had taken.</summary>
+    private void Unstage(List<(PartitionLog, EncodedBatch Batch)> staged, long admittedBytes)
+    {
+        foreach (var (_, batch) in staged)
+        {
+            ArrayPool<byte>.Shared.Return(batch.Buffer);
+        }
+
+        _writer.Release(admittedBytes);
     }
 
     private static ReadOnlySpan<AppendRecord> AsSpan(IReadOnlyList<AppendRecord> records, out AppendRecord[]? rented)

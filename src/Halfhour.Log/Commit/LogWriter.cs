@@ -31,7 +31,6 @@ internal sealed partial class LogWriter : IDisposable
     private List<(TaskCompletionSource Done, long Bytes)> _acks = [];
     private long _pendingBytes;
     private long _admittedBytes;
-    private int _openCalls;
     private bool _stopping;
     private Exception? _fault;
 
@@ -95,53 +94,28 @@ internal sealed partial class LogWriter : IDisposable
         }
     }
 
-    /// <summary>Starts an append call; every <see cref="BeginCall"/> is followed by <see cref="EndCall"/> or <see cref="AbandonCall"/>.</summary>
-    public void BeginCall()
-    {
-        lock (_gate)
-        {
-            ThrowIfUnusable();
-            _openCalls++;
-        }
-    }
-
-    /// <summary>Queues a batch (under its partition's append lock, so queue order is offset order).</summary>
-    public void Enqueue(PartitionLog partition, in EncodedBatch batch)
-    {
-        lock (_gate)
-        {
-            _writes.Add((partition, batch));
-            _pendingBytes += batch.Length;
-        }
-
-        _work.Set();
-    }
-
-    /// <summary>Ends a call whose batches are all queued: the task completes once they are all durable.</summary>
-    public Task EndCall(long admittedBytes)
+    /// <summary>
+    /// Queues the batches of one append call, all at once, so they share one commit; call it under the
+    /// append locks of their partitions, so queue order is offset order. The task completes once they
+    /// are all durable.
+    /// </summary>
+    public Task EnqueueCall(List<(PartitionLog Partition, EncodedBatch Batch)> batches, long admittedBytes)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
-            _openCalls--;
+            ThrowIfUnusable();
+            foreach (var item in batches)
+            {
+                _writes.Add(item);
+                _pendingBytes += item.Batch.Length;
+            }
+
             _acks.Add((done, admittedBytes));
         }
 
         _work.Set();
         return done.Task;
-    }
-
-    /// <summary>Ends a call that queued nothing.</summary>
-    public void AbandonCall(long admittedBytes)
-    {
-        lock (_gate)
-        {
-            _openCalls--;
-            _admittedBytes -= admittedBytes;
-            AdmitWaiters();
-        }
-
-        _work.Set();
     }
 
     private void ThrowIfUnusable()
@@ -167,7 +141,7 @@ internal sealed partial class LogWriter : IDisposable
             lock (_gate)
             {
                 hasWork = _writes.Count > 0 || _acks.Count > 0;
-                stop = _stopping && !hasWork && _openCalls == 0;
+                stop = _stopping && !hasWork;
             }
 
             if (stop)

@@ -24,6 +24,8 @@ internal sealed partial class PartitionLog : IDisposable
     /// </summary>
     private const long IndexFlushBytes = 16L << 20;
 
+    private static int s_lockOrder;
+
     private readonly Lock _segmentsLock = new();
     private readonly ILogger _logger;
     private Segment[] _segments;
@@ -59,6 +61,9 @@ internal sealed partial class PartitionLog : IDisposable
 
     /// <summary>Held while offsets are assigned and batches encoded and queued, so queue order is offset order.</summary>
     public Lock AppendLock { get; } = new();
+
+    /// <summary>The order in which a multi-partition append takes partitions' append locks, so two appends never deadlock.</summary>
+    public int LockOrder { get; } = Interlocked.Increment(ref s_lockOrder);
 
     /// <summary>Set by the writer while this partition has writes in the current commit.</summary>
     public bool IsDirty { get; set; }
