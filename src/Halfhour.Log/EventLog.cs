@@ -46,6 +46,7 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
     private readonly FileStream _lock;
     private readonly LogWriter _writer;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _retentionPass = new(1, 1);
     private readonly Task _retentionLoop;
     private readonly int _maxBatchBytes;
     private int _disposed;
@@ -354,17 +355,26 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
     public async ValueTask<RetentionReport> ApplyRetentionAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var now = Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        int segments = 0;
-        long bytes = 0;
-        foreach (var topic in _topics.Values)
+        // One pass at a time, so the hook is never called twice for one segment.
+        await _retentionPass.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var report = await RetentionEnforcer.ApplyAsync(topic, Options.BeforeSegmentDeleted, now, Options.Logger, cancellationToken).ConfigureAwait(false);
-            segments += report.SegmentsDeleted;
-            bytes += report.BytesDeleted;
-        }
+            var now = Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+            int segments = 0;
+            long bytes = 0;
+            foreach (var topic in _topics.Values)
+            {
+                var report = await RetentionEnforcer.ApplyAsync(topic, Options.BeforeSegmentDeleted, now, Options.Logger, cancellationToken).ConfigureAwait(false);
+                segments += report.SegmentsDeleted;
+                bytes += report.BytesDeleted;
+            }
 
-        return new RetentionReport(segments, bytes);
+            return new RetentionReport(segments, bytes);
+        }
+        finally
+        {
+            _retentionPass.Release();
+        }
     }
 
     /// <summary>Stops accepting appends, commits those queued, makes everything durable and closes the files.</summary>
@@ -397,6 +407,7 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
 
         Cursors.Dispose();
         _stopping.Dispose();
+        _retentionPass.Dispose();
         _lock.Dispose();
     }
 

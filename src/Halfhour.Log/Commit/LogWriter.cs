@@ -112,9 +112,11 @@ internal sealed partial class LogWriter : IDisposable
             }
 
             _acks.Add((done, admittedBytes));
+
+            // Set under the gate: once Dispose has seen the queue, no one touches the event again.
+            _work.Set();
         }
 
-        _work.Set();
         return done.Task;
     }
 

@@ -8,6 +8,10 @@ namespace Halfhour.Log.Recovery;
 /// the last segment from its last index entry that still points at a valid batch, and an index of a
 /// sealed segment only when it is missing or visibly behind. The work is bounded by the index interval
 /// (plus what was written but not fsynced), never by the size of the log.
+/// Failure semantics: only the active segment's tail is ever truncated (then fsynced); index entries
+/// are dropped or re-appended, never trusted without checking the batch they point at. A crash during
+/// recovery leaves a state recovery accepts again. A sealed segment is never truncated: damage there
+/// is reported.
 /// </summary>
 internal static partial class SegmentRecovery
 {
@@ -16,7 +20,9 @@ internal static partial class SegmentRecovery
     /// throws <see cref="LogCorruptionException"/> when an invalid batch is followed by a valid one
     /// (that is damage to written data, not a torn write).
     /// </summary>
-    public static void RecoverTail(Segment segment, int indexIntervalBytes, ILogger logger)
+    public static void RecoverTail(Segment segment, int indexIntervalBytes, ILogger logger) => Scan(segment, indexIntervalBytes, logger, isTail: true);
+
+    private static void Scan(Segment segment, int indexIntervalBytes, ILogger logger, bool isTail)
     {
         var fileLength = RandomAccess.GetLength(segment.Handle);
         using var scanner = new BatchScanner(segment.Handle, fileLength);
@@ -36,10 +42,10 @@ internal static partial class SegmentRecovery
             if (failure is not null)
             {
                 var next = scanner.FindNextValidBatch(position + 1);
-                if (next >= 0)
+                if (next >= 0 || !isTail)
                 {
                     LogMiddleCorruption(logger, segment.LogPath, position, failure, next);
-                    throw new LogCorruptionException(segment.LogPath, position, $"{failure}, followed by a valid batch at byte {next}");
+                    throw new LogCorruptionException(segment.LogPath, position, next >= 0 ? $"{failure}, followed by a valid batch at byte {next}" : $"{failure} in a sealed segment");
                 }
 
                 LogTornTail(logger, segment.LogPath, position, fileLength - position, failure);
@@ -79,7 +85,7 @@ internal static partial class SegmentRecovery
             LogRebuildingIndex(logger, segment.LogPath);
             segment.Offsets.File.TruncateTo(0);
             segment.Times.File.TruncateTo(0);
-            RecoverTail(segment, indexIntervalBytes, logger);
+            Scan(segment, indexIntervalBytes, logger, isTail: false);
             if (segment.WrittenLength != fileLength || segment.CommittedNextOffset != nextBaseOffset)
             {
                 throw new LogCorruptionException(segment.LogPath, segment.WrittenLength, $"sealed segment ends at offset {segment.CommittedNextOffset} but the next segment starts at {nextBaseOffset}");

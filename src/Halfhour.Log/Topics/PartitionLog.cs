@@ -46,7 +46,8 @@ internal sealed partial class PartitionLog : IDisposable
         _logger = logger;
         var last = segments[^1];
         _nextOffsetToAssign = last.CommittedNextOffset;
-        _lastTimestamp = last.LastTimestamp;
+        // An active segment left empty by a crash has no timestamp: the sealed one before it has the latest.
+        _lastTimestamp = Math.Max(last.LastTimestamp, segments.Length > 1 ? segments[^2].LastTimestamp : 0);
     }
 
     public string Topic { get; }

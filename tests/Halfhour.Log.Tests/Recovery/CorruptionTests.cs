@@ -155,6 +155,41 @@ public class CorruptionTests : InTempDirectory
     }
 
     [Fact]
+    public async Task Open_reads_only_the_tail_past_the_last_index_entry_and_reading_finds_older_damage()
+    {
+        await WriteLog(batches: 150, valueBytes: 2000);
+        var first = Directory.GetFiles(PartitionDir, "*.log").Min()!;
+        var bytes = await File.ReadAllBytesAsync(first);
+        bytes[1000] ^= 0x01;
+        await File.WriteAllBytesAsync(first, bytes);
+
+        // Open does not scan there (that is what keeps it fast), so it succeeds...
+        using var log = EventLog.Open(Dir.Path, new EventLogOptions { RetentionInterval = null });
+        Assert.Equal(450, log.GetBounds("t", 0).NextOffset);
+
+        // ...and the damage is reported the moment a read reaches it, with nothing from the batch served.
+        var e = Assert.Throws<LogCorruptionException>(() => log.Read("t", 0, 0));
+        Assert.Equal(first, e.FilePath);
+        Assert.Equal(0, e.Position);
+    }
+
+    [Fact]
+    public async Task A_damaged_sealed_segment_whose_index_must_be_rebuilt_is_reported_and_never_truncated()
+    {
+        await WriteLog(batches: 400, valueBytes: 5000);
+        var first = Directory.GetFiles(PartitionDir, "*.log").Min()!;
+        File.Delete(Path.ChangeExtension(first, ".idx"));
+        File.Delete(Path.ChangeExtension(first, ".tix"));
+        var bytes = await File.ReadAllBytesAsync(first);
+        bytes[^10] ^= 0x01;
+        await File.WriteAllBytesAsync(first, bytes);
+
+        var e = Assert.Throws<LogCorruptionException>(() => EventLog.Open(Dir.Path, new EventLogOptions { RetentionInterval = null }));
+        Assert.Equal(first, e.FilePath);
+        Assert.Equal(bytes.Length, new FileInfo(first).Length);
+    }
+
+    [Fact]
     public async Task Missing_indexes_are_rebuilt_and_reads_find_every_offset()
     {
         var (_, _, records) = await WriteLog(batches: 300, valueBytes: 5000);
