@@ -190,7 +190,17 @@ internal sealed partial class LogWriter : IDisposable
                 window = new CommitWindow(_pendingBytes, _acks.Count, Stopwatch.GetElapsedTime(started), lastFlush, lastCommitBytes);
             }
 
-            var delay = _policy.DelayBeforeCommit(window);
+            TimeSpan delay;
+            try
+            {
+                delay = _policy.DelayBeforeCommit(window);
+            }
+            catch (Exception e)
+            {
+                LogPolicyFailed(_logger, e); // a broken policy must not stop commits: commit now
+                return;
+            }
+
             if (delay <= TimeSpan.Zero)
             {
                 return;
@@ -233,8 +243,10 @@ internal sealed partial class LogWriter : IDisposable
                     partition.Publish();
                 }
             }
-            catch (Exception e) when (IsStorageFailure(e))
+            catch (Exception e)
             {
+                // Whatever failed (I/O, a full disk, a bug), the group's durability is unknown: fail it
+                // and every later append rather than take the host down from the writer thread.
                 failure = e;
                 Volatile.Write(ref _fault, e);
                 LogWriterFailed(_logger, e);
@@ -288,24 +300,6 @@ internal sealed partial class LogWriter : IDisposable
         Parallel.For(0, dirty.Count, new ParallelOptions { MaxDegreeOfParallelism = dirty.Count }, i => dirty[i].FlushData());
     }
 
-    private static bool IsStorageFailure(Exception e)
-    {
-        if (e is AggregateException aggregate)
-        {
-            foreach (var inner in aggregate.InnerExceptions)
-            {
-                if (!IsStorageFailure(inner))
-                {
-                    return false;
-                }
-            }
-
-            return true;
-        }
-
-        return e is IOException or UnauthorizedAccessException or ObjectDisposedException;
-    }
-
     private void AdmitWaiters()
     {
         while (_admissionWaiters.TryPeek(out var waiter))
@@ -347,6 +341,9 @@ internal sealed partial class LogWriter : IDisposable
         _thread.Join();
         _work.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The commit policy threw; committing without waiting.")]
+    private static partial void LogPolicyFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The log writer failed; appends are refused until the log is reopened.")]
     private static partial void LogWriterFailed(ILogger logger, Exception exception);

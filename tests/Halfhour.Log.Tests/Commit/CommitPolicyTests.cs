@@ -55,4 +55,17 @@ public class CommitPolicyTests : InTempDirectory
             Assert.Equal(50, log.GetBounds("t", p).NextOffset);
         }
     }
+
+    [Fact]
+    public async Task A_policy_that_throws_does_not_stop_commits()
+    {
+        using var log = EventLog.Open(Dir.Path, new EventLogOptions { RetentionInterval = null, CommitPolicy = new ThrowingPolicy() });
+        log.CreateTopic("t");
+        Assert.Equal(0, await log.AppendAsync("t", 0, Rec.Text("x")).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    private sealed class ThrowingPolicy : CommitPolicy
+    {
+        public override TimeSpan DelayBeforeCommit(in CommitWindow window) => throw new InvalidOperationException("broken policy");
+    }
 }
