@@ -355,7 +355,9 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
     public async ValueTask<RetentionReport> ApplyRetentionAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        // One pass at a time, so the hook is never called twice for one segment.
+        // One pass at a time, so the hook is never called twice for one segment; closing the log cancels it.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        cancellationToken = cancel.Token;
         await _retentionPass.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -394,6 +396,7 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
         {
         }
 
+        _retentionPass.Wait(); // a pass started by a caller ends (cancelled) before its segments close
         _writer.Dispose();
         foreach (var topic in _topics.Values)
         {

@@ -49,7 +49,11 @@ public sealed record EventLogOptions
     /// <summary>Called before retention deletes a segment (e.g. to archive it); if it throws, the segment is kept.</summary>
     public Func<SegmentDeletion, CancellationToken, ValueTask>? BeforeSegmentDeleted { get; init; }
 
-    /// <summary>How often retention runs in the background (null: only when <see cref="EventLog.ApplyRetentionAsync"/> is called).</summary>
+    /// <summary>
+    /// How often retention runs in the background (null: only when <see cref="EventLog.ApplyRetentionAsync"/>
+    /// is called). A minute is far finer than retention periods of days, and a pass that deletes
+    /// nothing costs only a walk over the in-memory segment lists.
+    /// </summary>
     public TimeSpan? RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Where recovery, corruption and retention are reported.</summary>

@@ -10,6 +10,26 @@ namespace Halfhour.Log.Encryption;
 /// </summary>
 internal static class BatchCipher
 {
+    // An AesGcm holds the expanded key in native memory; each thread keeps the one for the key it
+    // used last, so a batch costs no allocation or key schedule while the key does not change.
+    [ThreadStatic]
+    private static AesGcm? t_cipher;
+
+    [ThreadStatic]
+    private static byte[]? t_cipherKey;
+
+    private static AesGcm CipherFor(byte[] key)
+    {
+        if (!ReferenceEquals(t_cipherKey, key) || t_cipher is null)
+        {
+            t_cipher?.Dispose();
+            t_cipher = new AesGcm(key, BatchHeader.TagSize);
+            t_cipherKey = key;
+        }
+
+        return t_cipher;
+    }
+
     /// <summary>Encrypts the body of <paramref name="batch"/> in place; the header must be written except checksum and tag.</summary>
     public static void Encrypt(Span<byte> batch, byte[] key)
     {
@@ -19,8 +39,7 @@ internal static class BatchCipher
         BatchHeader.CopyAssociatedData(batch, associated);
         Span<byte> tag = stackalloc byte[BatchHeader.TagSize];
         var body = batch[BatchHeader.Size..];
-        using var aes = new AesGcm(key, BatchHeader.TagSize);
-        aes.Encrypt(nonce, body, body, tag, associated);
+        CipherFor(key).Encrypt(nonce, body, body, tag, associated);
         tag.CopyTo(batch[BatchHeader.TagOffset..]);
     }
 
@@ -29,10 +48,9 @@ internal static class BatchCipher
     {
         Span<byte> associated = stackalloc byte[BatchHeader.Size];
         BatchHeader.CopyAssociatedData(batch, associated);
-        using var aes = new AesGcm(key, BatchHeader.TagSize);
         try
         {
-            aes.Decrypt(
+            CipherFor(key).Decrypt(
                 batch.Slice(BatchHeader.NonceOffset, BatchHeader.NonceSize),
                 batch[BatchHeader.Size..],
                 batch.Slice(BatchHeader.TagOffset, BatchHeader.TagSize),
