@@ -108,10 +108,10 @@ public static class LogBenchmark
         TryDelete(Path.Combine(root, "zstd"));
 
         var small = await RecoveryAfterKillAsync(Path.Combine(root, "recover-small"), size / 10, cancellationToken);
-        report.Add("recover_small_s", small, "s", $"open after SIGKILL of a writer, log of {size / 10 / 1e6:N0} MB");
+        report.Add("recover_small_s", small, "s", $"open after SIGKILL of a writer, log of {size / 10 / 1e6:N0} MB (median of 3 kills)");
         TryDelete(Path.Combine(root, "recover-small"));
         var large = await RecoveryAfterKillAsync(Path.Combine(root, "recover"), size, cancellationToken);
-        report.Add("recover_s", large, "s", $"open after SIGKILL of a writer, log of {size / 1e6:N0} MB (target < 2 s, flat in size)");
+        report.Add("recover_s", large, "s", $"open after SIGKILL of a writer, log of {size / 1e6:N0} MB (median of 3 kills; target < 2 s, flat in size)");
         TryDelete(Path.Combine(root, "recover"));
 
         report.Note($"machine: {Environment.ProcessorCount} cores; directory {root}; MB = 10^6 bytes");
@@ -241,8 +241,24 @@ public static class LogBenchmark
         return values == 0 ? 0 : fileBytes / 1e6 / seconds;
     }
 
-    /// <summary>Has a child process build a log of <paramref name="size"/> bytes and append durably, kills it, and times the reopen.</summary>
+    /// <summary>
+    /// Has a child process build a log of <paramref name="size"/> bytes and append durably, kills it,
+    /// and times the reopen; three kills, the median reported, so one slow open (the kernel busy
+    /// writing back the fill) does not pass for growth.
+    /// </summary>
     private static async Task<double> RecoveryAfterKillAsync(string directory, long size, CancellationToken cancellationToken)
+    {
+        var seconds = new double[3];
+        for (var i = 0; i < seconds.Length; i++)
+        {
+            seconds[i] = await KillAndReopenAsync(directory, size, cancellationToken);
+        }
+
+        Array.Sort(seconds);
+        return seconds[seconds.Length / 2];
+    }
+
+    private static async Task<double> KillAndReopenAsync(string directory, long size, CancellationToken cancellationToken)
     {
         var self = typeof(LogBenchmark).Assembly.Location;
         var host = Environment.ProcessPath ?? "dotnet";
@@ -285,7 +301,13 @@ public static class LogBenchmark
         using (var bulk = EventLog.Open(directory, new EventLogOptions { Durability = Durability.OsCache, RetentionInterval = null }))
         {
             bulk.CreateTopic("fill", new TopicOptions { Partitions = Producers });
-            for (long written = 0; written < size; written += batchBytes * Producers)
+            long existing = 0;
+            foreach (var file in Directory.GetFiles(directory, "*.log", SearchOption.AllDirectories))
+            {
+                existing += new FileInfo(file).Length;
+            }
+
+            for (var written = existing; written < size; written += batchBytes * Producers)
             {
                 var appends = new Task[Producers];
                 for (var p = 0; p < Producers; p++)
