@@ -35,4 +35,7 @@ public sealed class EventDefinition
 
     /// <summary>True when messages of this event are about one metering point (carry M0 with an MPAN core).</summary>
     public bool IsAboutMeteringPoint { get; init; }
+
+    /// <summary>The name of the payload schema messages of this event follow, e.g. <c>IF-001-ChangeOfSupplier</c>.</summary>
+    public string PayloadName { get; init; } = "";
 }

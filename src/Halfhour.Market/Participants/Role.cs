@@ -37,4 +37,6 @@ public enum Role : byte
     ECS,
     /// <summary>Volume allocation service (central settlement).</summary>
     VAS,
+    /// <summary>The Data Integration Platform itself: receives replay requests (IF-015) and sends replays (IF-016).</summary>
+    DIP,
 }

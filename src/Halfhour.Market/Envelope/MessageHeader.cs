@@ -1,0 +1,282 @@
+using System.Text.Json;
+using System.Text.Unicode;
+using Halfhour.Market.Participants;
+using Halfhour.Market.Validation;
+
+namespace Halfhour.Market.Envelope;
+
+/// <summary>What the header scan found of the parts of a message that dispatch depends on.</summary>
+internal enum Presence : byte
+{
+    Missing,
+    Present,
+    WrongType,
+}
+
+/// <summary>
+/// The first of the two passes over a message: proves it is UTF-8, well-formed JSON within the size and
+/// depth limits, a <c>{"payload":{…}}</c> object, and reads the common block's facts (S0, S1, A0, M0)
+/// wherever they appear, so the second pass can be given the right schema. Reads every token once;
+/// allocates only the fact strings the backbone keeps (identifiers from the catalogue are shared, not copied).
+/// </summary>
+internal ref struct MessageHeader
+{
+    public Presence Payload;
+    public Presence CommonBlock;
+    public Presence S0;
+    public Presence InterfaceId;
+    public Presence EventCode;
+    public Presence SchemaVersion;
+    public string? InterfaceIdText;
+    public string? EventCodeText;
+    public string? SchemaVersionText;
+    public bool RootIsObject;
+
+    private enum Place : byte
+    {
+        Other,
+        Root,
+        Payload,
+        CommonBlock,
+        S0,
+        S1,
+        A0,
+        M0,
+        PrimaryRecipients,
+        Field,
+    }
+
+    private enum Field : byte
+    {
+        None,
+        InterfaceId,
+        EventCode,
+        SchemaVersion,
+        EnvironmentTag,
+        SenderUniqueReference,
+        SenderTimestamp,
+        SenderDipId,
+        SenderRoleId,
+        SenderCorrelationId,
+        Mpan,
+        DistributorDipId,
+        GspGroupId,
+    }
+
+    private static readonly string[] s_environments = Enum.GetNames<MarketEnvironment>();
+    private static readonly string[] s_roles = Enum.GetNames<Role>();
+
+    /// <summary>Scans <paramref name="utf8"/>; null when the scan passed, else the envelope failure.</summary>
+    public ValidationResult? Scan(ReadOnlySpan<byte> utf8, MessageFacts facts, ValidationLimits limits)
+    {
+        if (utf8.Length > limits.MaxMessageBytes)
+        {
+            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:size",
+                $"The message is {utf8.Length} bytes; at most {limits.MaxMessageBytes} are accepted. Split the data over several messages.");
+        }
+
+        if (!Utf8.IsValid(utf8))
+        {
+            return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:utf8", "The message is not valid UTF-8; send it encoded as UTF-8.");
+        }
+
+        Span<Place> places = stackalloc Place[ValidationLimits.DepthCeiling + 2];
+        var depth = -1;
+        var next = Place.Root;
+        var field = Field.None;
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = ValidationLimits.DepthCeiling + 2 });
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        if (depth + 1 >= limits.MaxDepth)
+                        {
+                            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:depth",
+                                $"The message nests objects and arrays deeper than {limits.MaxDepth} levels; no interface needs that many.");
+                        }
+
+                        var isObject = reader.TokenType == JsonTokenType.StartObject;
+                        RootIsObject |= depth == -1 && isObject;
+                        Saw(next, field, isObject ? Presence.Present : Presence.WrongType);
+                        places[++depth] = isObject || next == Place.PrimaryRecipients ? next : Place.Other;
+                        next = Place.Other;
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        depth--;
+                        break;
+                    case JsonTokenType.PropertyName:
+                        (next, field) = Classify(places[depth], ref reader);
+                        break;
+                    case JsonTokenType.String:
+                        if (next == Place.Field)
+                        {
+                            Capture(field, ref reader, facts);
+                        }
+                        else if (depth >= 0 && places[depth] == Place.PrimaryRecipients)
+                        {
+                            facts.PrimaryRecipients.Add(reader.GetString()!);
+                        }
+                        else
+                        {
+                            Saw(next, field, Presence.WrongType);
+                        }
+
+                        next = Place.Other;
+                        break;
+                    default:
+                        Saw(next, field, Presence.WrongType);
+                        next = Place.Other;
+                        break;
+                }
+            }
+        }
+        catch (JsonException e)
+        {
+            return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:syntax",
+                $"The message is not well-formed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): fix the syntax and resend.");
+        }
+        catch (InvalidOperationException)
+        {
+            return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:string",
+                "The message holds a string that cannot be read as text (an invalid escape such as a lone surrogate).");
+        }
+
+        return Payload == Presence.Present
+            ? null
+            : ValidationResult.Fail(MessageCode.MalformedMessage, RootIsObject ? "/payload" : "", "envelope:payload",
+                "A message is a JSON object {\"payload\":{\"CommonBlock\":{…},\"CustomBlock\":{…}}}; this one is not.");
+    }
+
+    private void Saw(Place place, Field field, Presence presence)
+    {
+        if (place == Place.Field)
+        {
+            MarkField(field, presence);
+        }
+        else
+        {
+            Mark(place, presence);
+        }
+    }
+
+    private void Mark(Place place, Presence presence)
+    {
+        switch (place)
+        {
+            case Place.Payload:
+                Payload = presence;
+                break;
+            case Place.CommonBlock:
+                CommonBlock = presence;
+                break;
+            case Place.S0:
+                S0 = presence;
+                break;
+        }
+    }
+
+    private void MarkField(Field field, Presence presence)
+    {
+        switch (field)
+        {
+            case Field.InterfaceId:
+                InterfaceId = presence;
+                break;
+            case Field.EventCode:
+                EventCode = presence;
+                break;
+            case Field.SchemaVersion:
+                SchemaVersion = presence;
+                break;
+        }
+    }
+
+    private static (Place Next, Field Field) Classify(Place container, ref Utf8JsonReader r)
+    {
+        return container switch
+        {
+            Place.Root when r.ValueTextEquals("payload"u8) => (Place.Payload, Field.None),
+            Place.Payload when r.ValueTextEquals("CommonBlock"u8) => (Place.CommonBlock, Field.None),
+            Place.CommonBlock when r.ValueTextEquals("S0"u8) => (Place.S0, Field.None),
+            Place.CommonBlock when r.ValueTextEquals("S1"u8) => (Place.S1, Field.None),
+            Place.CommonBlock when r.ValueTextEquals("A0"u8) => (Place.A0, Field.None),
+            Place.CommonBlock when r.ValueTextEquals("M0"u8) => (Place.M0, Field.None),
+            Place.S0 => FieldOf(ref r, "interfaceID"u8, Field.InterfaceId, "eventCode"u8, Field.EventCode, "schemaVersion"u8, Field.SchemaVersion),
+            Place.S1 when r.ValueTextEquals("environmentTag"u8) => (Place.Field, Field.EnvironmentTag),
+            Place.S1 when r.ValueTextEquals("senderUniqueReference"u8) => (Place.Field, Field.SenderUniqueReference),
+            Place.S1 when r.ValueTextEquals("senderTimestamp"u8) => (Place.Field, Field.SenderTimestamp),
+            Place.S1 when r.ValueTextEquals("senderDIPID"u8) => (Place.Field, Field.SenderDipId),
+            Place.S1 when r.ValueTextEquals("senderRoleID"u8) => (Place.Field, Field.SenderRoleId),
+            Place.S1 when r.ValueTextEquals("senderCorrelationID"u8) => (Place.Field, Field.SenderCorrelationId),
+            Place.A0 when r.ValueTextEquals("primaryRecipients"u8) => (Place.PrimaryRecipients, Field.None),
+            Place.M0 => FieldOf(ref r, "MPANCore"u8, Field.Mpan, "distributorDIPID"u8, Field.DistributorDipId, "GSPGroupID"u8, Field.GspGroupId),
+            _ => (Place.Other, Field.None),
+        };
+    }
+
+    private static (Place, Field) FieldOf(ref Utf8JsonReader r, ReadOnlySpan<byte> a, Field fa, ReadOnlySpan<byte> b, Field fb, ReadOnlySpan<byte> c, Field fc) =>
+        r.ValueTextEquals(a) ? (Place.Field, fa) : r.ValueTextEquals(b) ? (Place.Field, fb) : r.ValueTextEquals(c) ? (Place.Field, fc) : (Place.Other, Field.None);
+
+    private void Capture(Field field, ref Utf8JsonReader r, MessageFacts facts)
+    {
+        MarkField(field, Presence.Present);
+        switch (field)
+        {
+            case Field.InterfaceId:
+                InterfaceIdText = r.GetString();
+                break;
+            case Field.EventCode:
+                EventCodeText = r.GetString();
+                break;
+            case Field.SchemaVersion:
+                SchemaVersionText = r.GetString();
+                break;
+            case Field.EnvironmentTag:
+                facts.EnvironmentTag = Shared(ref r, s_environments);
+                break;
+            case Field.SenderUniqueReference:
+                facts.SenderUniqueReference = r.GetString();
+                break;
+            case Field.SenderTimestamp:
+                facts.SenderTimestamp = r.GetString();
+                break;
+            case Field.SenderDipId:
+                facts.SenderDipId = r.GetString();
+                break;
+            case Field.SenderRoleId:
+                facts.SenderRoleId = Shared(ref r, s_roles);
+                break;
+            case Field.SenderCorrelationId:
+                facts.SenderCorrelationId = r.GetString();
+                break;
+            case Field.Mpan:
+                facts.Mpan = r.GetString();
+                break;
+            case Field.DistributorDipId:
+                facts.DistributorDipId = r.GetString();
+                break;
+            case Field.GspGroupId:
+                facts.GspGroupId = r.GetString();
+                break;
+        }
+    }
+
+    /// <summary>One of a few known values without allocating, or a new string when it is none of them.</summary>
+    private static string Shared(ref Utf8JsonReader r, string[] known)
+    {
+        foreach (var value in known)
+        {
+            if (r.ValueTextEquals(value))
+            {
+                return value;
+            }
+        }
+
+        return r.GetString()!;
+    }
+}
