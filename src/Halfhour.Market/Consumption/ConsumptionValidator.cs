@@ -122,7 +122,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                     "A message is one JSON object {\"payload\":{\"CommonBlock\":…,\"CustomBlock\":…}}; send each message of a batch as its own object.");
             }
 
-            if (!ReadBlock(Envelope, new Where("")))
+            if (!ReadBlock(ConsumptionSchema.Envelope, new Where("")))
             {
                 return _failure!;
             }
