@@ -16,6 +16,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Measure Halfhour on this machine; each suite prints a table and can write JSON.");
         // Suites register here, one line each.
+        bench.Subcommands.Add(ValidateBenchmark.Create());
         return bench;
     }
 }

@@ -269,6 +269,7 @@ internal static class ConsumptionSchema
         new FieldRule("arc") { Nullable = true, MinLength = 1, MaxLength = 1, Check = TextCheck.Enum, Enum = new EnumSet("A", "E", "M", "R", "S", "T", "X") });
 
     public const int Sp = 0;
+    public const int V = 1;
     public const int Q = 2;
     public const int E = 3;
     public const int Arc = 4;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
@@ -28,6 +29,9 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
     // Room to unescape any checked string within its maxLength: 200 code points at 12 bytes (a surrogate-pair escape) each.
     private const int ScratchBytes = 2400;
 
+    [ThreadStatic]
+    private static byte[]? _threadScratch;
+
     /// <summary>The conventions and limits this validator applies.</summary>
     public ConsumptionRules Rules { get; } = rules ?? ConsumptionRules.Default;
 
@@ -42,12 +46,11 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                 string.Create(CultureInfo.InvariantCulture, $"The message is {utf8Message.Length} bytes; an IF-021 message may be at most {Rules.MaxMessageBytes} bytes. Split the settlement days over several messages."));
         }
 
-        Span<byte> scratch = stackalloc byte[ScratchBytes];
         Span<long> stamps = stackalloc long[PeriodsPerDay];
         Span<long> stampPositions = stackalloc long[PeriodsPerDay];
         try
         {
-            var pass = new Pass(utf8Message, facts, Rules, scratch, stamps, stampPositions);
+            var pass = new Pass(utf8Message, facts, Rules, stamps, stampPositions);
             return pass.Run();
         }
         catch (JsonException e)
@@ -81,10 +84,10 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
     {
         private const string DaysPointer = "/payload/CustomBlock/B900/settlementDayConsumptionPeriods";
         private const long NoInstant = long.MinValue;
+        private static readonly string[] RecipientPointers = Array.ConvertAll(A0.Fields, f => A0.Pointer + "/" + f.Name);
 
         private readonly MessageFacts _facts;
         private readonly ConsumptionRules _rules;
-        private readonly Span<byte> _scratch;
         private readonly Span<long> _stamps;
         private readonly Span<long> _stampPositions;
         private Utf8JsonReader _reader;
@@ -102,16 +105,22 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
         private long _quantityPosition;
         private long _previousDay;
 
-        public Pass(ReadOnlySpan<byte> message, MessageFacts facts, ConsumptionRules rules, Span<byte> scratch, Span<long> stamps, Span<long> stampPositions)
+        // The date and offset of the last period date-time parsed in full, and its midnight (see TryReadInstant).
+        private long _dayBase;
+        private ulong _dayDate;
+        private ushort _dayDateEnd;
+        private uint _dayOffset;
+        private ushort _dayOffsetEnd;
+
+        public Pass(ReadOnlySpan<byte> message, MessageFacts facts, ConsumptionRules rules, Span<long> stamps, Span<long> stampPositions)
         {
             _reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = MaxDepth });
             _facts = facts;
             _rules = rules;
-            _scratch = scratch;
             _stamps = stamps;
             _stampPositions = stampPositions;
             _eventCode = _quantity = -1;
-            _previousDay = NoInstant;
+            _previousDay = _dayBase = NoInstant;
         }
 
         public ValidationResult Run()
@@ -177,7 +186,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
 
         private bool ReadRecipients(int list)
         {
-            var prefix = "/payload/CommonBlock/A0/" + A0.Fields[list].Name;
+            var prefix = RecipientPointers[list];
             for (var i = 0; ; i++)
             {
                 _reader.Read();
@@ -317,7 +326,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
             int field;
             while ((field = NextField(B047, ref seen, where)) >= 0)
             {
-                if (!ReadScalar(B047.Fields[field], where))
+                if (!ReadPeriodValue(field, where))
                 {
                     return false;
                 }
@@ -370,6 +379,86 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
             return true;
         }
 
+        // The values nearly every period has, accepted without the general checks (which the rest falls back to,
+        // so the verdict is the same): an unescaped date-time, a well-formed quantity, q = A, a null e or arc.
+        private bool ReadPeriodValue(int field, Where where)
+        {
+            var token = _reader.TokenType;
+            if (!_reader.ValueIsEscaped)
+            {
+                var value = _reader.ValueSpan;
+                switch (field)
+                {
+                    case Sp when token == JsonTokenType.String && TryReadInstant(value):
+                        return true;
+                    case V when token == JsonTokenType.String && SchemaText.IsDecimal9Dot3(value):
+                        return true;
+                    case Q when token == JsonTokenType.String && value.Length == 1 && value[0] == (byte)'A':
+                        _enumIndex = 0;
+                        return true;
+                    case E or Arc when token == JsonTokenType.Null:
+                        _isNull = true;
+                        _enumIndex = -1;
+                        return true;
+                }
+            }
+
+            return ReadScalar(B047.Fields[field], where);
+        }
+
+        // Reads a period's date-time into _instant. The periods of a day share their date and offset, so those are
+        // parsed once and remembered: later periods cost a comparison and the time of day.
+        private bool TryReadInstant(ReadOnlySpan<byte> value)
+        {
+            if (value.Length != MarketDateTime.Length)
+            {
+                return false;
+            }
+
+            var date = BinaryPrimitives.ReadUInt64LittleEndian(value);
+            var dateEnd = BinaryPrimitives.ReadUInt16LittleEndian(value[8..]);
+            var offset = BinaryPrimitives.ReadUInt32LittleEndian(value[19..]);
+            var offsetEnd = BinaryPrimitives.ReadUInt16LittleEndian(value[23..]);
+            var secondOfDay = SecondOfDay(value);
+            if (secondOfDay >= 0 && _dayBase != NoInstant && date == _dayDate && dateEnd == _dayDateEnd && offset == _dayOffset && offsetEnd == _dayOffsetEnd)
+            {
+                _instant = _dayBase + secondOfDay;
+                return true;
+            }
+
+            if (!MarketDateTime.TryParseUnixSeconds(value, out _instant))
+            {
+                return false;
+            }
+
+            // Remember the day only far from the ends of the calendar, where a time of day could leave its range.
+            var dayBase = _instant - secondOfDay;
+            _dayBase = dayBase is > -2_000_000_000L and < 30_000_000_000L ? dayBase : NoInstant;
+            (_dayDate, _dayDateEnd, _dayOffset, _dayOffsetEnd) = (date, dateEnd, offset, offsetEnd);
+            return true;
+        }
+
+        // The seconds since midnight of the THH:mm:ss part of a date-time, or -1 when it is no real time of day.
+        private static int SecondOfDay(ReadOnlySpan<byte> value)
+        {
+            if (value[10] != (byte)'T' || value[13] != (byte)':' || value[16] != (byte)':')
+            {
+                return -1;
+            }
+
+            var hour = TwoDigits(value[11], value[12]);
+            var minute = TwoDigits(value[14], value[15]);
+            var second = TwoDigits(value[17], value[18]);
+            return (uint)hour < 24 && (uint)minute < 60 && (uint)second < 60 ? hour * 3600 + minute * 60 + second : -1;
+        }
+
+        private static int TwoDigits(byte tens, byte units)
+        {
+            var t = tens - (byte)'0';
+            var u = units - (byte)'0';
+            return (uint)t <= 9 && (uint)u <= 9 ? t * 10 + u : -1;
+        }
+
         // The market rules of one settlement day, applied once its date and all its periods are known (either may come first).
         private void CheckSettlementDay(int day, long dayStart, long dayPosition, int periods)
         {
@@ -406,23 +495,23 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                     continue;
                 }
 
-                var sp = new Where(DaysPointer, day, "/consumptionPeriods", i).Field("sp");
+                var sp = new Where(DaysPointer, day, "/consumptionPeriods", i);
                 var offset = stamp - first;
                 if (offset % PeriodSeconds != 0)
                 {
-                    RuleFailure(sp, "periods:half-hour", $"sp {Show(stamp)} is not on a UTC half hour; each period is stamped at :00 or :30 past a UTC hour.", _stampPositions[i]);
+                    RuleFailure(sp.Field("sp"), "periods:half-hour", $"sp {Show(stamp)} is not on a UTC half hour; each period is stamped at :00 or :30 past a UTC hour.", _stampPositions[i]);
                 }
                 else if (offset < 0 || offset >= DaySeconds)
                 {
-                    RuleFailure(sp, "periods:outside-day", $"sp {Show(stamp)} is outside settlement day {Show(dayStart)}; move the period to its own UTC day.", _stampPositions[i]);
+                    RuleFailure(sp.Field("sp"), "periods:outside-day", $"sp {Show(stamp)} is outside settlement day {Show(dayStart)}; move the period to its own UTC day.", _stampPositions[i]);
                 }
                 else if (previous != NoInstant && stamp == previous)
                 {
-                    RuleFailure(sp, "periods:repeat", $"sp {Show(stamp)} repeats the previous period; send each half hour once.", _stampPositions[i]);
+                    RuleFailure(sp.Field("sp"), "periods:repeat", $"sp {Show(stamp)} repeats the previous period; send each half hour once.", _stampPositions[i]);
                 }
                 else if (previous != NoInstant && stamp < previous)
                 {
-                    RuleFailure(sp, "periods:order", $"sp {Show(stamp)} comes before the previous period {Show(previous)}; send the periods in ascending order.", _stampPositions[i]);
+                    RuleFailure(sp.Field("sp"), "periods:order", $"sp {Show(stamp)} comes before the previous period {Show(previous)}; send the periods in ascending order.", _stampPositions[i]);
                 }
 
                 previous = stamp;
@@ -458,7 +547,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
 
             // Messages written in the schema's order match at the first comparison.
             var index = BitOperations.PopCount(seen);
-            if (index >= fields.Length || !_reader.ValueTextEquals(fields[index].Utf8Name))
+            if (index >= fields.Length || !(_reader.ValueIsEscaped ? _reader.ValueTextEquals(fields[index].Utf8Name) : _reader.ValueSpan.SequenceEqual(fields[index].Utf8Name)))
             {
                 index = -1;
                 for (var i = 0; i < fields.Length; i++)
@@ -555,13 +644,15 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
             ReadOnlySpan<byte> text = raw;
             if (escaped)
             {
-                if (raw.Length > _scratch.Length)
+                if (raw.Length > ScratchBytes)
                 {
                     return Fail(MessageCode.SchemaFailure, Pointer(field, where, isItem), field.Check == TextCheck.Enum ? "schema:enum" : "schema:pattern",
                         $"{field.Name} does not match its schema: {Expected(field)}.");
                 }
 
-                text = _scratch[.._reader.CopyString(_scratch)];
+                // Escapes are rare in these fields: the buffer to unescape into is made once per thread, not zeroed per message.
+                var scratch = _threadScratch ??= new byte[ScratchBytes];
+                text = scratch.AsSpan(0, _reader.CopyString(scratch));
             }
 
             if (!Check(field, where, isItem, text))

@@ -93,8 +93,7 @@ public sealed class MessageGenerator
 
         public JsonNode? Value(SchemaNode s, string name, string? block = null)
         {
-            var known = Known(name, block);
-            if (known is not null)
+            if (block is not null && Known(name, block, out var known))
             {
                 return known;
             }
@@ -144,24 +143,27 @@ public sealed class MessageGenerator
             }
         }
 
-        private JsonNode? Known(string name, string? block) => (block, name) switch
+        /// <summary>The fields whose values follow from the variant and the market, not from their schema alone.</summary>
+        private bool Known(string name, string block, out JsonNode? value)
         {
-            ("S0", "interfaceID") => variant.InterfaceId,
-            ("S0", "eventCode") => "[" + variant.EventCode + "]",
-            ("S0", "schemaVersion") => schemaVersion,
-            ("S1", "environmentTag") => generator.Market.Environment.ToString(),
-            ("S1", "senderUniqueReference") => UniqueReference(),
-            ("S1", "senderDIPID") => _sender.DipId,
-            ("S1", "senderRoleID") => _sender.Role.ToString(),
-            ("S1", "senderCorrelationID") => random.Next(2) == 0 ? null : "C-" + random.Next().ToString("x8", CultureInfo.InvariantCulture),
-            ("S1", "DIPConnectionProviderID") => null,
-            ("S1", "subText") => null,
-            ("A0", "primaryRecipients") => new JsonArray(_recipient.DipId),
-            ("A0", "secondaryRecipients") => new JsonArray(),
-            ("A0", "always") => new JsonArray(),
-            ("M0", "distributorDIPID") => _distributor.DipId,
-            _ => null,
-        };
+            value = (block, name) switch
+            {
+                ("S0", "interfaceID") => variant.InterfaceId,
+                ("S0", "eventCode") => "[" + variant.EventCode + "]",
+                ("S0", "schemaVersion") => schemaVersion,
+                ("S1", "environmentTag") => generator.Market.Environment.ToString(),
+                ("S1", "senderUniqueReference") => UniqueReference(),
+                ("S1", "senderDIPID") => _sender.DipId,
+                ("S1", "senderRoleID") => _sender.Role.ToString(),
+                ("S1", "senderCorrelationID") => random.Next(2) == 0 ? null : "C-" + random.Next().ToString("x8", CultureInfo.InvariantCulture),
+                ("A0", "primaryRecipients") => new JsonArray(_recipient.DipId),
+                ("A0", "secondaryRecipients") => new JsonArray(),
+                ("A0", "always") => new JsonArray(),
+                ("M0", "distributorDIPID") => _distributor.DipId,
+                _ => null,
+            };
+            return value is not null || (block, name) is ("S1", "senderCorrelationID") or ("S1", "DIPConnectionProviderID") or ("S1", "subText");
+        }
 
         private string UniqueReference() =>
             $"S-{variant.InterfaceId}-{_sender.DipId}-{_sender.Role}-{s_firstDay.AddDays(random.Next(DaySpread)):yyyyMMdd}-{random.Next():x8}";

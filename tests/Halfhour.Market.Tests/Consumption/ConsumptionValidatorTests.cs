@@ -239,7 +239,7 @@ public class ConsumptionValidatorTests
 
     private static void SetSp(JsonObject m, int period, string time) => m.Period(period)["sp"] = "2025-01-15T" + time + "+00:00";
 
-    private static readonly Dictionary<string, Action<JsonObject>> Mutators = new()
+    internal static readonly Dictionary<string, Action<JsonObject>> Mutators = new()
     {
         ["a period removed"] = m => m.PeriodsOf().RemoveAt(47),
         ["a 49th period"] = m => m.PeriodsOf().Add(m.Period(47).DeepClone()),
