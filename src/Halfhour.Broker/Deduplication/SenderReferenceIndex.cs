@@ -46,7 +46,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time)
     }
 
     /// <summary>
-    /// Looks a reference up and, when it is unknown, reserves it for the caller (<see cref="Reservation.Reserved"/>).
+    /// Looks a reference up and, when it is unknown, reserves it for the caller (<see cref="ReservationState.Reserved"/>).
     /// When it is committed, returns its transaction ID; when another request holds it, returns a task that
     /// completes with the transaction ID once that request commits, or with null when it gave up.
     /// </summary>

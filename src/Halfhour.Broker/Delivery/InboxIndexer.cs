@@ -222,7 +222,7 @@ public sealed class InboxIndexer : IAsyncDisposable
                 {
                     var message = StoredMessage.Read(stored.Value);
                     var pointer = new InboxPointer(message.InterfaceId, partition, stored.Offset).ToArray();
-                    foreach (var tier in (ReadOnlySpan<IReadOnlyList<string>>)[message.Primary, message.Secondary, message.Always])
+                    foreach (var tier in (IReadOnlyList<string>[])[message.Primary, message.Secondary, message.Always])
                     {
                         for (var i = 0; i < tier.Count; i++)
                         {

@@ -77,7 +77,7 @@ public sealed class EmbeddedEventStore : IEventStore
             {
                 Partitions = spec.Partitions,
                 Encrypted = log.Options.Keyring is not null,
-                Compression = spec.Compressed ? CompressionOptions.Zstd() : CompressionOptions.None,
+                Compression = spec.Compressed ? CompressionOptions.Zstd : CompressionOptions.None,
                 Retention = spec.RetainFor is { } age ? new RetentionOptions { MaxAge = age } : RetentionOptions.KeepForever,
             });
             _logOf[spec.Name] = log;
