@@ -237,9 +237,9 @@ public class PublishAndDeliverTests
         return [.. numbers];
     }
 
-    private static async Task<List<Delivery.Delivery>> FetchAllAsync(Delivery.RecipientSubscription subscription, int count)
+    private static async Task<List<Halfhour.Broker.Delivery.Delivery>> FetchAllAsync(Halfhour.Broker.Delivery.RecipientSubscription subscription, int count)
     {
-        var got = new List<Delivery.Delivery>();
+        var got = new List<Halfhour.Broker.Delivery.Delivery>();
         using var timeout = new CancellationTokenSource(Wait);
         while (got.Count < count)
         {
