@@ -344,6 +344,17 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
     public LogReadResult ReadFromTimestamp(string topic, int partition, DateTimeOffset timestamp, int maxBytes = DefaultReadBytes)
         => Read(topic, partition, FindOffset(topic, partition, timestamp), maxBytes);
 
+    /// <summary>
+    /// Completes once every record appended before the call is on stable storage. Under the default
+    /// <see cref="Durability.Fsync"/> that is already so; under <see cref="Durability.OsCache"/> it
+    /// fsyncs what was written since the last flush (one call serves every topic).
+    /// </summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return new ValueTask(_writer.EnqueueFlush().WaitAsync(cancellationToken));
+    }
+
     /// <summary>Completes (without polling) when the partition holds a record at or past <paramref name="offset"/>.</summary>
     public ValueTask WaitForDataAsync(string topic, int partition, long offset, CancellationToken cancellationToken = default)
     {

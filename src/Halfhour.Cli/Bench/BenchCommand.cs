@@ -17,6 +17,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Measure Halfhour on this machine; each suite prints a table and can write JSON.");
         // Suites register here, one line each.
         bench.Subcommands.Add(LogBenchmark.Create());
+        bench.Subcommands.Add(ValidateBenchmark.Create());
         return bench;
     }
 }

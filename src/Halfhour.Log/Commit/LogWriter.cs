@@ -24,6 +24,10 @@ internal sealed partial class LogWriter : IDisposable
     private readonly Queue<(long Bytes, TaskCompletionSource Admitted)> _admissionWaiters = new();
     private readonly CommitPolicy _policy;
     private readonly Durability _durability;
+
+    /// <summary>Writer thread only: partitions written but not fsynced since the last explicit flush (OsCache mode).</summary>
+    private readonly List<PartitionLog> _unflushed = [];
+    private List<TaskCompletionSource> _flushRequests = [];
     private readonly long _maxQueuedBytes;
     private readonly ILogger _logger;
     private readonly Thread _thread;
@@ -120,6 +124,24 @@ internal sealed partial class LogWriter : IDisposable
         return done.Task;
     }
 
+    /// <summary>
+    /// Completes once everything written before the call is on stable storage: a no-op wait under
+    /// <see cref="Durability.Fsync"/>, an fsync of every partition written since the last flush under
+    /// <see cref="Durability.OsCache"/> (for writers that checkpoint derived data).
+    /// </summary>
+    public Task EnqueueFlush()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            _flushRequests.Add(done);
+            _work.Set();
+        }
+
+        return done.Task;
+    }
+
     private void ThrowIfUnusable()
     {
         ObjectDisposedException.ThrowIf(_stopping, typeof(EventLog));
@@ -134,6 +156,7 @@ internal sealed partial class LogWriter : IDisposable
         var spareWrites = new List<(PartitionLog Partition, EncodedBatch Batch)>();
         var spareAcks = new List<(TaskCompletionSource Done, long Bytes)>();
         var dirty = new List<PartitionLog>();
+        var spareFlushes = new List<TaskCompletionSource>();
         var lastFlush = TimeSpan.Zero;
         long lastCommitBytes = 0;
         while (true)
@@ -142,7 +165,7 @@ internal sealed partial class LogWriter : IDisposable
             bool hasWork, stop;
             lock (_gate)
             {
-                hasWork = _writes.Count > 0 || _acks.Count > 0;
+                hasWork = _writes.Count > 0 || _acks.Count > 0 || _flushRequests.Count > 0;
                 stop = _stopping && !hasWork;
             }
 
@@ -162,10 +185,12 @@ internal sealed partial class LogWriter : IDisposable
             {
                 (_writes, spareWrites) = (spareWrites, _writes);
                 (_acks, spareAcks) = (spareAcks, _acks);
+                (_flushRequests, spareFlushes) = (spareFlushes, _flushRequests);
                 _pendingBytes = 0;
             }
 
             var (bytes, flush) = Commit(spareWrites, spareAcks, dirty);
+            CompleteFlushes(spareFlushes);
             if (bytes > 0)
             {
                 lastCommitBytes = bytes;
@@ -241,6 +266,10 @@ internal sealed partial class LogWriter : IDisposable
                 foreach (var partition in dirty)
                 {
                     partition.Publish();
+                    if (_durability == Durability.OsCache && !_unflushed.Contains(partition))
+                    {
+                        _unflushed.Add(partition);
+                    }
                 }
             }
             catch (Exception e)
@@ -285,12 +314,56 @@ internal sealed partial class LogWriter : IDisposable
         return (bytes, flush);
     }
 
+    /// <summary>Writer thread: answers flush requests once what was written before them is durable.</summary>
+    private void CompleteFlushes(List<TaskCompletionSource> requests)
+    {
+        if (requests.Count == 0)
+        {
+            return;
+        }
+
+        var failure = Volatile.Read(ref _fault);
+        if (failure is null && _unflushed.Count > 0)
+        {
+            try
+            {
+                FlushTogether(_unflushed);
+                _unflushed.Clear();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+                Volatile.Write(ref _fault, e);
+                LogWriterFailed(_logger, e);
+            }
+        }
+
+        foreach (var request in requests)
+        {
+            if (failure is null)
+            {
+                request.TrySetResult();
+            }
+            else
+            {
+                request.TrySetException(new IOException("The log could not flush; reopen the log to recover.", failure));
+            }
+        }
+
+        requests.Clear();
+    }
+
     /// <summary>
     /// fsyncs the files of a commit concurrently: ext4 and xfs fold concurrent fsyncs into one journal
     /// commit, so N partitions cost about one fsync's latency rather than N in a row.
     /// </summary>
     private static void FlushTogether(List<PartitionLog> dirty)
     {
+        if (dirty.Count == 0)
+        {
+            return;
+        }
+
         if (dirty.Count == 1)
         {
             dirty[0].FlushData();

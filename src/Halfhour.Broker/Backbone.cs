@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using Halfhour.Broker.Audit;
+using Halfhour.Broker.Deduplication;
+using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Messages;
+using Halfhour.Broker.Publishing;
+using Halfhour.Broker.Replay;
+using Halfhour.Broker.Storage;
+using Halfhour.Broker.Topics;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Entitlement;
+using Halfhour.Market.Participants;
+using Halfhour.Market.Validation;
+using Microsoft.Extensions.Logging;
+
+namespace Halfhour.Broker;
+
+/// <summary>Options of the backbone.</summary>
+public sealed record BackboneOptions
+{
+    /// <summary>Partitions per interface topic (order is kept per MPAN within one).</summary>
+    public int PartitionsPerInterface { get; init; } = TopicLayout.DefaultPartitions;
+
+    /// <summary>
+    /// How long a sender unique reference is remembered: a retry within it is answered with the original
+    /// transaction ID. Two days covers a sender retrying through a whole outage and the next day.
+    /// </summary>
+    public TimeSpan DeduplicationWindow { get; init; } = TimeSpan.FromDays(2);
+
+    /// <summary>How long a pulled message stays invisible before it is handed out again when not acknowledged.</summary>
+    public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// The backbone: publishing, fan-out to inboxes, subscriptions, replay, delivery status and audit, over
+/// one <see cref="IEventStore"/>. The server is a thin HTTP face on it.
+/// </summary>
+public sealed class Backbone : IAsyncDisposable
+{
+    private readonly IEventStore _store;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
+
+    private Backbone(IEventStore store, BackboneOptions options, InterfaceCatalogue catalogue, IMessageValidator validator,
+        IParticipantDirectory directory, IRecipientRouter router, ILoggerFactory loggers)
+    {
+        _store = store;
+        _logger = loggers.CreateLogger<Backbone>();
+        Options = options;
+        Catalogue = catalogue;
+        Layout = new TopicLayout(options.PartitionsPerInterface);
+        References = new SenderReferenceIndex(options.DeduplicationWindow, options.Time);
+        Audit = new AuditTrail(store);
+        Webhooks = new WebhookConfigStore(store);
+        Indexer = new InboxIndexer(store, loggers.CreateLogger<InboxIndexer>());
+        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), router, References, Audit, options.Time);
+        Publisher.Accepted += OnAccepted;
+        Replays = new ReplayService(store, catalogue, options.Time);
+    }
+
+    /// <summary>The options it runs with.</summary>
+    public BackboneOptions Options { get; }
+
+    /// <summary>The interface catalogue.</summary>
+    public InterfaceCatalogue Catalogue { get; }
+
+    /// <summary>Where topics live.</summary>
+    public TopicLayout Layout { get; }
+
+    /// <summary>The publish pipeline.</summary>
+    public PublishPipeline Publisher { get; }
+
+    /// <summary>The de-duplication index.</summary>
+    public SenderReferenceIndex References { get; }
+
+    /// <summary>The audit trail.</summary>
+    public AuditTrail Audit { get; }
+
+    /// <summary>The webhook configurations.</summary>
+    public WebhookConfigStore Webhooks { get; }
+
+    /// <summary>The fan-out of accepted messages to inboxes.</summary>
+    public InboxIndexer Indexer { get; }
+
+    /// <summary>Replay of what was routed to a recipient.</summary>
+    public ReplayService Replays { get; }
+
+    /// <summary>
+    /// Opens the backbone over <paramref name="store"/>: restores the de-duplication window from the stored
+    /// events, loads webhook configurations, and resumes fanning out every interface topic.
+    /// </summary>
+    public static async Task<Backbone> StartAsync(IEventStore store, BackboneOptions options, InterfaceCatalogue catalogue, IMessageValidator validator,
+        IParticipantDirectory directory, IRecipientRouter router, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    {
+        var backbone = new Backbone(store, options, catalogue, validator, directory, router, loggers);
+        await backbone.Audit.EnsureAsync(cancellationToken);
+        await backbone.Webhooks.LoadAsync(cancellationToken);
+        await backbone.ResumeAsync(cancellationToken);
+        return backbone;
+    }
+
+    /// <summary>The subscription of a recipient to one channel (created on first use).</summary>
+    public RecipientSubscription Subscription(MarketEnvironment environment, string dipId, string interfaceId)
+        => _subscriptions.GetOrAdd((environment, dipId, interfaceId),
+            key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time));
+
+    /// <summary>
+    /// The delivery state of a message for a recipient: null when the transaction ID is not one of a
+    /// message routed to the recipient on that channel.
+    /// </summary>
+    public async Task<DeliveryState?> DeliveryStateAsync(MarketEnvironment environment, string recipientDipId, string interfaceId, string transactionId, CancellationToken cancellationToken)
+    {
+        if (!TransactionId.TryParse(transactionId, out var idInterface, out var partition, out var offset) || idInterface != interfaceId)
+        {
+            return null;
+        }
+
+        var message = await Replays.ReadAsync(environment, interfaceId, partition, offset, cancellationToken);
+        if (message is null || !message.IsRoutedTo(recipientDipId))
+        {
+            return null;
+        }
+
+        var acknowledged = await Subscription(environment, recipientDipId, interfaceId).IsAcknowledgedAsync(interfaceId, partition, offset, cancellationToken);
+        return new DeliveryState(message, acknowledged);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await Indexer.DisposeAsync();
+        foreach (var subscription in _subscriptions.Values)
+        {
+            subscription.Dispose();
+        }
+
+        await _store.DisposeAsync();
+    }
+
+    private void OnAccepted(StoredMessage message, MessageFacts facts)
+    {
+        // Resolve the environment from the topic name the message went to (its caller's).
+        if (Enum.TryParse<MarketEnvironment>(facts.EnvironmentTag, out var environment))
+        {
+            Indexer.Follow(environment, message.InterfaceId, Layout.PartitionsPerInterface);
+        }
+    }
+
+    private async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        var restored = 0;
+        foreach (var topic in await _store.ListTopicsAsync(cancellationToken))
+        {
+            if (!TryParseInterfaceTopic(topic, out var environment, out var interfaceId))
+            {
+                continue;
+            }
+
+            Indexer.Follow(environment, interfaceId, Layout.PartitionsPerInterface);
+            restored += await RestoreReferencesAsync(topic, environment, cancellationToken);
+        }
+
+        _logger.LogInformation("Backbone resumed: {References} sender references restored for de-duplication", restored);
+    }
+
+    /// <summary>Reads the de-duplication window's worth of a topic back into the reference index.</summary>
+    private async Task<int> RestoreReferencesAsync(string topic, MarketEnvironment environment, CancellationToken cancellationToken)
+    {
+        var since = Options.Time.GetUtcNow() - Options.DeduplicationWindow;
+        var restored = 0;
+        for (var partition = 0; partition < Layout.PartitionsPerInterface; partition++)
+        {
+            var position = await _store.OffsetAtAsync(topic, partition, since, cancellationToken);
+            while (true)
+            {
+                using var batch = await _store.ReadAsync(topic, partition, position, 4 << 20, cancellationToken);
+                if (batch.Events.Count == 0)
+                {
+                    break;
+                }
+
+                foreach (var stored in batch.Events)
+                {
+                    var message = StoredMessage.Read(stored.Value);
+                    var key = SenderReferenceIndex.KeyOf(environment.ToString(), message.SenderDipId, message.SenderUniqueReference);
+                    References.Restore(key, TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partition, stored.Offset), message.AcceptedAt);
+                    restored++;
+                }
+
+                position = batch.NextOffset;
+            }
+        }
+
+        return restored;
+    }
+
+    private static bool TryParseInterfaceTopic(string topic, out MarketEnvironment environment, out string interfaceId)
+    {
+        interfaceId = "";
+        var dot = topic.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0 || !Enum.TryParse(topic.AsSpan(0, dot), out environment) || topic.AsSpan(dot + 1).Contains('.'))
+        {
+            environment = default;
+            return false;
+        }
+
+        interfaceId = topic[(dot + 1)..];
+        return interfaceId.StartsWith("IF-", StringComparison.Ordinal) || interfaceId.StartsWith("REP-", StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A message's delivery state for one recipient.</summary>
+/// <param name="Message">The message as stored.</param>
+/// <param name="Acknowledged">True when the recipient has taken it (webhook 2xx, or pull acknowledgement).</param>
+public sealed record DeliveryState(StoredMessage Message, bool Acknowledged);

@@ -1,0 +1,163 @@
+using System.IO.Hashing;
+using System.Text;
+
+namespace Halfhour.Broker.Deduplication;
+
+/// <summary>
+/// Which sender unique references have been accepted, so a retry never creates a second event.
+/// A reference is first <em>reserved</em> (so two concurrent requests carrying it cannot both append),
+/// then either <em>committed</em> with its transaction ID once its event is durable, or released when
+/// the append failed. Keys are 64-bit hashes of (environment, sender, reference) to keep ~30 million a
+/// day in memory; a hash match is confirmed by the caller against the stored event before a message is
+/// refused as a duplicate, so a collision can never drop a new message.
+/// Entries older than the window are forgotten oldest first.
+/// </summary>
+public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ulong, string> _committed = [];
+    private readonly Dictionary<ulong, TaskCompletionSource<string?>> _reserved = [];
+    private readonly Queue<(long ExpiresAtMs, ulong Key)> _expiry = new();
+
+    /// <summary>How long a reference is remembered after its message was accepted.</summary>
+    public TimeSpan Window { get; } = window > TimeSpan.Zero ? window : throw new ArgumentOutOfRangeException(nameof(window), "The de-duplication window must be positive.");
+
+    /// <summary>How many references are remembered.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _committed.Count;
+            }
+        }
+    }
+
+    /// <summary>The key of a reference: a hash of environment, sender and reference.</summary>
+    public static ulong KeyOf(string environment, string senderDipId, string senderUniqueReference)
+    {
+        var hash = new XxHash3();
+        Span<byte> buffer = stackalloc byte[256];
+        Append(hash, environment, buffer);
+        Append(hash, senderDipId, buffer);
+        Append(hash, senderUniqueReference, buffer);
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>
+    /// Looks a reference up and, when it is unknown, reserves it for the caller (<see cref="ReservationState.Reserved"/>).
+    /// When it is committed, returns its transaction ID; when another request holds it, returns a task that
+    /// completes with the transaction ID once that request commits, or with null when it gave up.
+    /// </summary>
+    public Reservation Reserve(ulong key)
+    {
+        lock (_lock)
+        {
+            Expire();
+            if (_committed.TryGetValue(key, out var transactionId))
+            {
+                return new Reservation(ReservationState.Committed, transactionId, null);
+            }
+
+            if (_reserved.TryGetValue(key, out var pending))
+            {
+                return new Reservation(ReservationState.HeldByAnother, null, pending.Task);
+            }
+
+            _reserved[key] = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return new Reservation(ReservationState.Reserved, null, null);
+        }
+    }
+
+    /// <summary>Records the transaction ID of a reserved reference whose event is now durable.</summary>
+    public void Commit(ulong key, string transactionId, DateTimeOffset acceptedAt)
+    {
+        TaskCompletionSource<string?>? waiter;
+        lock (_lock)
+        {
+            _reserved.Remove(key, out waiter);
+            if (_committed.TryAdd(key, transactionId))
+            {
+                _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
+            }
+        }
+
+        waiter?.TrySetResult(transactionId);
+    }
+
+    /// <summary>Gives up a reservation (the append failed or the message was rejected after reserving).</summary>
+    public void Release(ulong key)
+    {
+        TaskCompletionSource<string?>? waiter;
+        lock (_lock)
+        {
+            _reserved.Remove(key, out waiter);
+        }
+
+        waiter?.TrySetResult(null);
+    }
+
+    /// <summary>Forgets a committed reference whose hash turned out to belong to another message (a collision).</summary>
+    public void Forget(ulong key)
+    {
+        lock (_lock)
+        {
+            _committed.Remove(key);
+        }
+    }
+
+    /// <summary>Restores a reference found in the stored events at start-up.</summary>
+    public void Restore(ulong key, string transactionId, DateTimeOffset acceptedAt)
+    {
+        if (acceptedAt + Window <= time.GetUtcNow())
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_committed.TryAdd(key, transactionId))
+            {
+                _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
+            }
+        }
+    }
+
+    private void Expire()
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        while (_expiry.TryPeek(out var head) && head.ExpiresAtMs <= now)
+        {
+            _expiry.Dequeue();
+            _committed.Remove(head.Key);
+        }
+    }
+
+    private static void Append(XxHash3 hash, string text, Span<byte> buffer)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(text) <= buffer.Length - 1 ? buffer : new byte[Encoding.UTF8.GetByteCount(text) + 1];
+        var length = Encoding.UTF8.GetBytes(text, bytes);
+        bytes[length] = 0x1F; // a separator no field contains, so ("ab","c") and ("a","bc") differ
+        hash.Append(bytes[..(length + 1)]);
+    }
+}
+
+/// <summary>The state of a sender unique reference when it was looked up.</summary>
+public enum ReservationState
+{
+    /// <summary>Unknown until now: the caller holds it and must commit or release it.</summary>
+    Reserved,
+
+    /// <summary>Already accepted: the transaction ID is known.</summary>
+    Committed,
+
+    /// <summary>Another request holds it: await <see cref="Reservation.Pending"/>.</summary>
+    HeldByAnother,
+}
+
+/// <summary>The outcome of <see cref="SenderReferenceIndex.Reserve"/>.</summary>
+/// <param name="State">What was found.</param>
+/// <param name="TransactionId">The transaction ID when committed.</param>
+/// <param name="Pending">Completes with the transaction ID (or null) when another request holds the reference.</param>
+public readonly record struct Reservation(ReservationState State, string? TransactionId, Task<string?>? Pending);

@@ -1,0 +1,365 @@
+using System.Collections.Concurrent;
+using Halfhour.Broker.Audit;
+using Halfhour.Broker.Deduplication;
+using Halfhour.Broker.Messages;
+using Halfhour.Broker.Storage;
+using Halfhour.Broker.Topics;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Entitlement;
+using Halfhour.Market.Envelope;
+using Halfhour.Market.Participants;
+using Halfhour.Market.Validation;
+
+namespace Halfhour.Broker.Publishing;
+
+/// <summary>
+/// The path of a published batch: for each message validate → check against the caller and channel
+/// (entitlement) → de-duplicate → route; then one durable append for every accepted message of the
+/// batch, and only then the acknowledgement with transaction IDs. Identification happens before (the
+/// server authenticates the caller); delivery after (from the stored events).
+/// Failure semantics: nothing is acknowledged before the append that holds it is durable; when the
+/// append fails, every message it held is answered MSG1500 and its reference released, so a retry with
+/// the same sender unique reference is accepted rather than called a duplicate.
+/// </summary>
+public sealed class PublishPipeline
+{
+    private readonly IEventStore _store;
+    private readonly TopicLayout _layout;
+    private readonly InterfaceCatalogue _catalogue;
+    private readonly IMessageValidator _validator;
+    private readonly MessageGate _gate;
+    private readonly IRecipientRouter _router;
+    private readonly SenderReferenceIndex _references;
+    private readonly AuditTrail _audit;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, bool> _ensuredTopics = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the pipeline over its parts.</summary>
+    public PublishPipeline(IEventStore store, TopicLayout layout, InterfaceCatalogue catalogue, IMessageValidator validator, MessageGate gate,
+        IRecipientRouter router, SenderReferenceIndex references, AuditTrail audit, TimeProvider time)
+    {
+        _audit = audit;
+        _store = store;
+        _layout = layout;
+        _catalogue = catalogue;
+        _validator = validator;
+        _gate = gate;
+        _router = router;
+        _references = references;
+        _time = time;
+    }
+
+    /// <summary>Called, in offset order per partition, for each message once it is durable (appointment book, audit).</summary>
+    public event Action<StoredMessage, MessageFacts>? Accepted;
+
+    /// <summary>
+    /// Publishes the messages of <paramref name="body"/> (a JSON array of <c>{"payload":…}</c>) sent by
+    /// <paramref name="caller"/> to the channel <paramref name="channelInterfaceId"/>; one result per message.
+    /// </summary>
+    /// <exception cref="PublishRequestException">The body is not a JSON array of messages (nothing is stored).</exception>
+    public async ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var ranges = new List<Range>();
+        if (!MessageBatch.TrySplit(body.Span, ranges))
+        {
+            throw new PublishRequestException("The body is not a JSON array of messages", "Send a JSON array of {\"payload\": …} objects, even for a single message.");
+        }
+
+        if (ranges.Count == 0)
+        {
+            throw new PublishRequestException("The array holds no message", "Send at least one {\"payload\": …} object in the array.");
+        }
+
+        if (!_catalogue.TryGet(channelInterfaceId, out var definition))
+        {
+            throw new PublishRequestException($"Unknown channel '{channelInterfaceId}'", "Post to /dip-channel/{interfaceID} with an interface ID of the catalogue, e.g. IF-021.", 404);
+        }
+
+        var environment = caller.Environment.ToString();
+        var results = new MessageResult?[ranges.Count];
+        var pending = new List<PendingMessage>(ranges.Count);
+        var keysInBatch = new Dictionary<ulong, int>();
+        var acceptedAt = _time.GetUtcNow();
+
+        for (var i = 0; i < ranges.Count; i++)
+        {
+            var bytes = body[ranges[i]];
+            var facts = new MessageFacts();
+            var verdict = _validator.Validate(bytes.Span, facts);
+            if (verdict.IsValid)
+            {
+                verdict = _gate.Check(facts, channelInterfaceId, caller);
+            }
+
+            if (!verdict.IsValid)
+            {
+                results[i] = Rejected(verdict, facts);
+                continue;
+            }
+
+            var key = SenderReferenceIndex.KeyOf(environment, caller.DipId, facts.SenderUniqueReference!);
+            if (keysInBatch.TryGetValue(key, out var first))
+            {
+                // The same reference twice in one batch: the later one is a duplicate of the earlier.
+                pending.Add(new PendingMessage(i, facts, key, null, DuplicateOf: first));
+                continue;
+            }
+
+            var existing = await ReserveAsync(key, caller, facts, cancellationToken);
+            if (existing is not null)
+            {
+                results[i] = Duplicate(existing, facts);
+                continue;
+            }
+
+            keysInBatch[key] = i;
+            var stored = Route(definition, caller, facts, bytes, acceptedAt);
+            pending.Add(new PendingMessage(i, facts, key, stored, DuplicateOf: -1));
+        }
+
+        await AppendAsync(caller, channelInterfaceId, acceptedAt, pending, results, cancellationToken);
+        return new PublishResult(results!);
+    }
+
+    /// <summary>Reserves a reference; returns the transaction ID of the message already accepted with it, or null when the caller now holds it.</summary>
+    private async ValueTask<string?> ReserveAsync(ulong key, Participant caller, MessageFacts facts, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var reservation = _references.Reserve(key);
+            switch (reservation.State)
+            {
+                case ReservationState.Reserved:
+                    return null;
+                case ReservationState.Committed:
+                    if (await IsSameMessageAsync(reservation.TransactionId!, caller, facts, cancellationToken))
+                    {
+                        return reservation.TransactionId;
+                    }
+
+                    // A 64-bit hash collision with another reference: forget the old key rather than refuse a new message.
+                    _references.Forget(key);
+                    continue;
+                default:
+                    var transactionId = await reservation.Pending!.WaitAsync(cancellationToken);
+                    if (transactionId is not null)
+                    {
+                        return transactionId;
+                    }
+
+                    continue; // the other request gave up: try to reserve it ourselves
+            }
+        }
+    }
+
+    private async ValueTask<bool> IsSameMessageAsync(string transactionId, Participant caller, MessageFacts facts, CancellationToken cancellationToken)
+    {
+        if (!TransactionId.TryParse(transactionId, out var interfaceId, out var partition, out var offset))
+        {
+            return false;
+        }
+
+        var topic = TopicLayout.InterfaceTopic(caller.Environment, interfaceId);
+        using var batch = await _store.ReadAsync(topic, partition, offset, 64 * 1024, cancellationToken);
+        foreach (var stored in batch.Events)
+        {
+            if (stored.Offset == offset)
+            {
+                var message = StoredMessage.Read(stored.Value);
+                return message.SenderDipId == caller.DipId && message.SenderUniqueReference == facts.SenderUniqueReference;
+            }
+        }
+
+        return false;
+    }
+
+    private StoredMessage Route(InterfaceDefinition definition, Participant caller, MessageFacts facts, ReadOnlyMemory<byte> bytes, DateTimeOffset acceptedAt)
+    {
+        var route = _router.Route(definition, facts, caller);
+        return new StoredMessage
+        {
+            InterfaceId = definition.InterfaceId,
+            EventCode = facts.EventCode ?? "",
+            AcceptedAt = acceptedAt,
+            SenderDipId = caller.DipId,
+            SenderRole = caller.Role.ToString(),
+            SenderUniqueReference = facts.SenderUniqueReference!,
+            CorrelationId = facts.SenderCorrelationId ?? "",
+            Mpan = facts.Mpan ?? "",
+            Primary = route.Primary,
+            Secondary = route.Secondary,
+            Always = route.Always,
+            Body = bytes,
+        };
+    }
+
+    private async ValueTask AppendAsync(Participant caller, string channel, DateTimeOffset at, List<PendingMessage> pending, MessageResult?[] results, CancellationToken cancellationToken)
+    {
+        var writes = new List<EventWrite>(pending.Count + 1);
+        var partitions = new int[pending.Count];
+        for (var k = 0; k < pending.Count; k++)
+        {
+            var message = pending[k].Stored;
+            if (message is null)
+            {
+                continue;
+            }
+
+            var topic = TopicLayout.InterfaceTopic(caller.Environment, message.InterfaceId);
+            await EnsureTopicAsync(topic, cancellationToken);
+            partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
+            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), message.ToArray()));
+        }
+
+        // The audit record rides in the same append as the messages it describes: no extra commit.
+        var stored = writes.Count;
+        await _audit.EnsureAsync(cancellationToken);
+        writes.Add(AuditTrail.ToWrite(new AuditEntry(at, AuditAction.Published, caller.DipId, caller.Environment.ToString(), channel,
+            $"{results.Length} messages: {stored} stored, {pending.Count - stored} repeated in the batch, {CountRejected(results)} rejected or duplicates")));
+
+        long[] offsets = [];
+        Exception? failure = null;
+        {
+            try
+            {
+                // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
+                offsets = await _store.AppendAsync(writes, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
+            {
+                failure = ex;
+            }
+        }
+
+        var w = 0;
+        for (var k = 0; k < pending.Count; k++)
+        {
+            var entry = pending[k];
+            if (entry.Stored is null)
+            {
+                continue;
+            }
+
+            if (failure is not null)
+            {
+                _references.Release(entry.Key);
+                results[entry.Index] = Rejected(ValidationResult.Fail(MessageCode.StorageUnavailable, "", "storage",
+                    "The backbone could not store the message; nothing was stored. Retry with the same senderUniqueReference."), entry.Facts);
+                w++;
+                continue;
+            }
+
+            var message = entry.Stored;
+            var transactionId = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offsets[w++]);
+            _references.Commit(entry.Key, transactionId, message.AcceptedAt);
+            results[entry.Index] = new MessageResult
+            {
+                Code = MessageCode.Success,
+                TransactionId = transactionId,
+                SenderUniqueReference = entry.Facts.SenderUniqueReference,
+                CorrelationId = entry.Facts.SenderCorrelationId,
+                SentTimestamp = entry.Facts.SenderTimestamp,
+                RecipientId = FirstRecipient(message),
+                Recipients = AllRecipients(message),
+            };
+            Accepted?.Invoke(message, entry.Facts);
+        }
+
+        // Duplicates within the batch answer like the message they repeat, once that one's fate is known.
+        foreach (var entry in pending)
+        {
+            if (entry.DuplicateOf >= 0)
+            {
+                var original = results[entry.DuplicateOf]!;
+                results[entry.Index] = original.IsAccepted ? Duplicate(original.TransactionId!, entry.Facts) : original;
+            }
+        }
+    }
+
+    private async ValueTask EnsureTopicAsync(string topic, CancellationToken cancellationToken)
+    {
+        if (_ensuredTopics.ContainsKey(topic))
+        {
+            return;
+        }
+
+        await _store.EnsureTopicAsync(new TopicSpec(topic, _layout.PartitionsPerInterface), cancellationToken);
+        _ensuredTopics[topic] = true;
+    }
+
+    private static int CountRejected(MessageResult?[] results)
+    {
+        var count = 0;
+        foreach (var result in results)
+        {
+            count += result is null ? 0 : 1;
+        }
+
+        return count;
+    }
+
+    private static MessageResult Rejected(ValidationResult verdict, MessageFacts facts) => new()
+    {
+        Code = verdict.Code,
+        SenderUniqueReference = facts.SenderUniqueReference,
+        CorrelationId = facts.SenderCorrelationId,
+        SentTimestamp = facts.SenderTimestamp,
+        Failure = verdict,
+    };
+
+    private static MessageResult Duplicate(string transactionId, MessageFacts facts) => new()
+    {
+        Code = MessageCode.Duplicate,
+        TransactionId = transactionId,
+        SenderUniqueReference = facts.SenderUniqueReference,
+        CorrelationId = facts.SenderCorrelationId,
+        SentTimestamp = facts.SenderTimestamp,
+    };
+
+    private static string? FirstRecipient(StoredMessage message)
+        => message.Primary.Count > 0 ? message.Primary[0] : message.Secondary.Count > 0 ? message.Secondary[0] : message.Always.Count > 0 ? message.Always[0] : null;
+
+    private static string[] AllRecipients(StoredMessage message)
+    {
+        var all = new string[message.Primary.Count + message.Secondary.Count + message.Always.Count];
+        var at = 0;
+        foreach (var list in (ReadOnlySpan<IReadOnlyList<string>>)[message.Primary, message.Secondary, message.Always])
+        {
+            for (var i = 0; i < list.Count; i++)
+            {
+                all[at++] = list[i];
+            }
+        }
+
+        return all;
+    }
+
+    private sealed record PendingMessage(int Index, MessageFacts Facts, ulong Key, StoredMessage? Stored, int DuplicateOf);
+}
+
+/// <summary>The request as a whole cannot be published (not an array, unknown channel); nothing was stored.</summary>
+public sealed class PublishRequestException(string title, string detail, int statusCode = 400) : Exception($"{title}: {detail}")
+{
+    /// <summary>A short summary of the problem.</summary>
+    public string Title { get; } = title;
+
+    /// <summary>What is wrong and what to do.</summary>
+    public string Detail { get; } = detail;
+
+    /// <summary>The HTTP status the server answers with.</summary>
+    public int StatusCode { get; } = statusCode;
+}
+
+/// <summary>Decides who receives an accepted message.</summary>
+public interface IRecipientRouter
+{
+    /// <summary>The primary, secondary and always recipients of a valid message sent by <paramref name="sender"/>.</summary>
+    RecipientSet Route(InterfaceDefinition definition, MessageFacts facts, Participant sender);
+}
+
+/// <summary>The recipients of one message, by tier.</summary>
+/// <param name="Primary">Named by the sender.</param>
+/// <param name="Secondary">Added by the backbone by role or metering point.</param>
+/// <param name="Always">Receive every message of the interface.</param>
+public sealed record RecipientSet(IReadOnlyList<string> Primary, IReadOnlyList<string> Secondary, IReadOnlyList<string> Always);

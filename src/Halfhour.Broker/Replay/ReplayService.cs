@@ -1,0 +1,169 @@
+using System.Globalization;
+using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Messages;
+using Halfhour.Broker.Storage;
+using Halfhour.Broker.Topics;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Participants;
+
+namespace Halfhour.Broker.Replay;
+
+/// <summary>What a recipient asks to replay (the DIP's MessageRequest); every filter is optional.</summary>
+/// <param name="From">Only messages accepted at or after this instant.</param>
+/// <param name="To">Only messages accepted at or before this instant.</param>
+/// <param name="EventCode">Only this event code.</param>
+/// <param name="Mpan">Only messages about this MPAN core.</param>
+/// <param name="TransactionIds">Only these messages.</param>
+public sealed record ReplayQuery(DateTimeOffset? From, DateTimeOffset? To, string? EventCode, string? Mpan, IReadOnlyList<string>? TransactionIds);
+
+/// <summary>One page of replayed messages and, when more may follow, the token for the next page.</summary>
+/// <param name="Messages">The stamped messages (replayIndicator true), in the order they were routed.</param>
+/// <param name="ContinuationToken">Null on the last page.</param>
+public sealed record ReplayPage(IReadOnlyList<byte[]> Messages, string? ContinuationToken);
+
+/// <summary>
+/// Replays what was routed to a recipient on one channel, from its inbox, never anything else; pages
+/// are bounded both in messages returned and in inbox records examined, so one request's cost is bounded
+/// whatever the filters.
+/// </summary>
+public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogue, TimeProvider time)
+{
+    /// <summary>Examine at most 20,000 inbox records per page, so a selective filter over a long range still answers promptly (206 with a token).</summary>
+    private const int MaxExaminedPerPage = 20_000;
+
+    /// <summary>The prefix of our continuation tokens, so a token from elsewhere is refused clearly.</summary>
+    private const string TokenPrefix = "hh1-";
+
+    private readonly IEventStore _store = store;
+    private readonly MessageStamper _stamper = new(catalogue);
+    private readonly TimeProvider _time = time;
+
+    /// <summary>Reads one stored message of an interface; null when the store does not hold it.</summary>
+    public async Task<StoredMessage?> ReadAsync(MarketEnvironment environment, string interfaceId, int partition, long offset, CancellationToken cancellationToken)
+    {
+        var topic = TopicLayout.InterfaceTopic(environment, interfaceId);
+        if (!(await _store.ListTopicsAsync(cancellationToken)).Contains(topic))
+        {
+            return null;
+        }
+
+        var range = await _store.RangeAsync(topic, partition, cancellationToken);
+        if (offset < range.Start || offset >= range.Next)
+        {
+            return null;
+        }
+
+        using var batch = await _store.ReadAsync(topic, partition, offset, 64 << 10, cancellationToken);
+        foreach (var stored in batch.Events)
+        {
+            if (stored.Offset == offset)
+            {
+                return StoredMessage.Read(stored.Value).Detach();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// One page of the replay of <paramref name="dipId"/>'s channel <paramref name="interfaceId"/>.
+    /// </summary>
+    /// <exception cref="FormatException">The continuation token is not one this service issued.</exception>
+    public async Task<ReplayPage> ReplayAsync(MarketEnvironment environment, string dipId, string interfaceId, ReplayQuery query, string? continuationToken, int pageSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
+        if (query.TransactionIds is { Count: > 0 } ids)
+        {
+            return await ReplayByIdAsync(environment, dipId, interfaceId, query, ids, cancellationToken);
+        }
+
+        var inbox = TopicLayout.InboxTopic(environment, dipId, interfaceId);
+        if (!(await _store.ListTopicsAsync(cancellationToken)).Contains(inbox))
+        {
+            return new ReplayPage([], null);
+        }
+
+        var position = continuationToken is null
+            ? await _store.OffsetAtAsync(inbox, 0, query.From ?? DateTimeOffset.UnixEpoch, cancellationToken)
+            : ParseToken(continuationToken);
+        var range = await _store.RangeAsync(inbox, 0, cancellationToken);
+        position = Math.Max(position, range.Start);
+        var messages = new List<byte[]>();
+        var lastSeen = new Dictionary<int, long>();
+        var examined = 0;
+        while (position < range.Next)
+        {
+            using var batch = await _store.ReadAsync(inbox, 0, position, 64 << 10, cancellationToken);
+            if (batch.Events.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var record in batch.Events)
+            {
+                if (messages.Count == pageSize || examined == MaxExaminedPerPage)
+                {
+                    return new ReplayPage(messages, Token(record.Offset));
+                }
+
+                examined++;
+                position = record.Offset + 1;
+                if (query.To is { } to && record.Timestamp > to + TimeSpan.FromMinutes(1))
+                {
+                    // Inboxes are written in time order, moments after acceptance: nothing later can match.
+                    return new ReplayPage(messages, null);
+                }
+
+                var pointer = InboxPointer.Read(record.Value.Span);
+                if (lastSeen.TryGetValue(pointer.Partition, out var seen) && pointer.Offset <= seen)
+                {
+                    continue; // a pointer written twice after a crash
+                }
+
+                lastSeen[pointer.Partition] = pointer.Offset;
+                var message = await ReadAsync(environment, pointer.InterfaceId, pointer.Partition, pointer.Offset, cancellationToken);
+                if (message is not null && Matches(message, query))
+                {
+                    messages.Add(_stamper.Stamp(message, pointer.Partition, pointer.Offset, replay: true).Bytes);
+                }
+            }
+        }
+
+        return new ReplayPage(messages, null);
+    }
+
+    private async Task<ReplayPage> ReplayByIdAsync(MarketEnvironment environment, string dipId, string interfaceId, ReplayQuery query, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var messages = new List<byte[]>(ids.Count);
+        foreach (var id in ids)
+        {
+            if (!TransactionId.TryParse(id, out var idInterface, out var partition, out var offset) || idInterface != interfaceId)
+            {
+                continue;
+            }
+
+            var message = await ReadAsync(environment, interfaceId, partition, offset, cancellationToken);
+            if (message is not null && message.IsRoutedTo(dipId) && Matches(message, query with { TransactionIds = null }))
+            {
+                messages.Add(_stamper.Stamp(message, partition, offset, replay: true).Bytes);
+            }
+        }
+
+        return new ReplayPage(messages, null);
+    }
+
+    private static bool Matches(StoredMessage message, ReplayQuery query)
+        => (query.From is not { } from || message.AcceptedAt >= from) &&
+           (query.To is not { } to || message.AcceptedAt <= to) &&
+           (string.IsNullOrEmpty(query.EventCode) || string.Equals(query.EventCode.Trim('[', ']'), message.EventCode, StringComparison.Ordinal)) &&
+           (string.IsNullOrEmpty(query.Mpan) || string.Equals(query.Mpan, message.Mpan, StringComparison.Ordinal));
+
+    private static string Token(long offset) => TokenPrefix + offset.ToString(CultureInfo.InvariantCulture);
+
+    private static long ParseToken(string token)
+        => token.StartsWith(TokenPrefix, StringComparison.Ordinal) &&
+           long.TryParse(token.AsSpan(TokenPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            ? offset
+            : throw new FormatException($"'{token}' is not a continuation token this backbone issued; send back the X-Continuation-Token of the previous page unchanged.");
+}

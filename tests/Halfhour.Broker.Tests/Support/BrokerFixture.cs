@@ -1,0 +1,106 @@
+using System.Text;
+using Halfhour.Broker.Publishing;
+using Halfhour.Broker.Storage;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Consumption;
+using Halfhour.Market.Participants;
+using Halfhour.Market.Validation;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Halfhour.Broker.Tests.Support;
+
+/// <summary>A backbone on a real embedded store in a temporary directory, with the consumption roster as its market.</summary>
+public sealed class BrokerFixture : IAsyncDisposable
+{
+    private BrokerFixture(string directory, ConsumptionRoster roster, ConsumptionMessageBuilder builder, ParticipantDirectory participants)
+    {
+        Directory = directory;
+        Roster = roster;
+        Builder = builder;
+        Participants = participants;
+    }
+
+    public string Directory { get; }
+
+    public ConsumptionRoster Roster { get; }
+
+    public ConsumptionMessageBuilder Builder { get; }
+
+    public ParticipantDirectory Participants { get; }
+
+    public Backbone Backbone { get; private set; } = null!;
+
+    public static MarketEnvironment Environment => MarketEnvironment.DEV;
+
+    public static async Task<BrokerFixture> StartAsync(BackboneOptions? options = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "halfhour-broker-" + Guid.NewGuid().ToString("N"));
+        var roster = new ConsumptionRoster(suppliers: 6, dataServices: 4);
+        var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 5_000, Seed = 7 }, roster);
+        var fixture = new BrokerFixture(directory, roster, builder, new ParticipantDirectory(roster.Participants(Environment)));
+        await fixture.OpenAsync(options);
+        return fixture;
+    }
+
+    /// <summary>Closes the backbone and opens it again on the same directory, as a restart does.</summary>
+    public async Task RestartAsync(BackboneOptions? options = null)
+    {
+        await Backbone.DisposeAsync();
+        await OpenAsync(options);
+    }
+
+    public Participant Participant(string dipId) => Participants.Find(dipId) ?? throw new ArgumentException($"No participant {dipId}.", nameof(dipId));
+
+    /// <summary>The data service that sends consumption for MPAN number <paramref name="number"/>.</summary>
+    public Participant SenderOf(long number) => Participant(Roster.DataServiceOf(Builder.MpanOf(number)));
+
+    /// <summary>A DIP array of the given generated messages.</summary>
+    public byte[] Batch(params long[] numbers)
+    {
+        var body = new List<byte>();
+        body.Add((byte)'[');
+        for (var i = 0; i < numbers.Length; i++)
+        {
+            if (i > 0)
+            {
+                body.Add((byte)',');
+            }
+
+            body.AddRange(Builder.Build(numbers[i]));
+        }
+
+        body.Add((byte)']');
+        return [.. body];
+    }
+
+    public static byte[] Array(params byte[][] messages)
+        => Encoding.UTF8.GetBytes("[" + string.Join(",", messages.Select(m => Encoding.UTF8.GetString(m))) + "]");
+
+    public async ValueTask DisposeAsync()
+    {
+        await Backbone.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task OpenAsync(BackboneOptions? options)
+    {
+        var store = EmbeddedEventStore.Open(Directory);
+        var validator = new MessageValidator(InterfaceCatalogue.Specification);
+        validator.UseFor("IF-021", new ConsumptionValidator());
+        Backbone = await Backbone.StartAsync(store, options ?? new BackboneOptions(), InterfaceCatalogue.Specification, validator, Participants,
+            new ConsumptionTestRouter(Roster), NullLoggerFactory.Instance);
+    }
+
+    /// <summary>Routes consumption as the catalogue says: the named supplier, the MPAN's distributor, LSS and MDS.</summary>
+    private sealed class ConsumptionTestRouter(ConsumptionRoster roster) : IRecipientRouter
+    {
+        public RecipientSet Route(InterfaceDefinition definition, MessageFacts facts, Participant sender)
+            => new([.. facts.PrimaryRecipients], facts.DistributorDipId is { } ldso ? [ldso] : [], [roster.LoadShaping, roster.MarketWideData]);
+    }
+}
