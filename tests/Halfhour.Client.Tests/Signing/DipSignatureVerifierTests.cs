@@ -27,7 +27,14 @@ public sealed class SigningCertificates : IDisposable
     }
 }
 
-public class DipSignatureVerifierTests(SigningCertificates certificates) : IClassFixture<SigningCertificates>
+[CollectionDefinition(Name)]
+public sealed class SigningCollection : ICollectionFixture<SigningCertificates>
+{
+    public const string Name = "signing certificates";
+}
+
+[Collection(SigningCollection.Name)]
+public class DipSignatureVerifierTests(SigningCertificates certificates)
 {
     private static readonly Uri s_channel = new("https://127.0.0.1:8443/dip-channel/IF-021");
     private static readonly byte[] s_body = Encoding.UTF8.GetBytes("""[{"payload":{"CommonBlock":{},"CustomBlock":{}}}]""");

@@ -4,7 +4,8 @@ using Halfhour.Client.Signing;
 
 namespace Halfhour.Client.Tests.Signing;
 
-public class DipSigningHandlerTests(SigningCertificates certificates) : IClassFixture<SigningCertificates>
+[Collection(SigningCollection.Name)]
+public class DipSigningHandlerTests(SigningCertificates certificates)
 {
     private sealed class VerifyingEndpoint(DipSignatureVerifier verifier, SigningCertificates certificates) : HttpMessageHandler
     {
