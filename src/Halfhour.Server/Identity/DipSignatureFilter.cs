@@ -15,6 +15,10 @@ namespace Halfhour.Server.Identity;
 /// </summary>
 internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, ParticipantRegistry registry, HalfhourServerOptions options) : IEndpointFilter
 {
+    // The challenge of a refused signature (RFC 9110 requires one on a 401): the headers that must verify.
+    private const string SignatureChallenge =
+        "DIP-Signature headers=\"X-DIP-Signature X-DIP-Signature-Date X-DIP-Content-Hash X-DIP-Signature-Certificate\"";
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -36,11 +40,12 @@ internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, Particip
                 $"The request body exceeds {options.Limits.MaxRequestBodyBytes} bytes; split the batch into smaller requests.", "body-too-large");
         }
 
-        var registered = registry.Find(participant.Key)?.Thumbprints ?? new HashSet<string>();
+        var registered = registry.CertificateThumbprints(participant.Key);
         var headers = DipSignatureHeaders.Read(name => request.Headers.TryGetValue(name, out var v) ? v.ToString() : null);
         var verification = verifier.Verify(request.Method, request.GetEncodedUrl(), headers, body.Memory.Span, registered);
         if (!verification.IsValid)
         {
+            if (verification.Failure != SignatureFailure.ReplayGuardSaturated) http.Response.Headers.WWWAuthenticate = SignatureChallenge;
             return verification.Failure == SignatureFailure.ReplayGuardSaturated
                 ? Problem.Result(StatusCodes.Status503ServiceUnavailable, "Signature cannot be checked now", verification.Detail, verification.Reason)
                 : Problem.Result(StatusCodes.Status401Unauthorized, "Message signature refused", verification.Detail, verification.Reason);

@@ -42,6 +42,7 @@ internal sealed class ParticipantAuthenticationHandler(
     {
         var failure = Context.Features.Get<IdentityFailure>()
             ?? IdentityFailure.Unauthenticated("no-credentials", "This endpoint requires a participant's client certificate or X-API-Key.");
+        if (failure.Status == StatusCodes.Status401Unauthorized) Response.Headers.WWWAuthenticate = ParticipantIdentifier.Challenge;
         await Problems.Problem.WriteAsync(Context, failure.ToProblem());
     }
 

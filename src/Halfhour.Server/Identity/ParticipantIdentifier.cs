@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
 using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
@@ -15,6 +16,15 @@ public sealed class ParticipantIdentifier(ParticipantRegistry registry, PrivateC
 {
     /// <summary>The header that carries the API key.</summary>
     public const string ApiKeyHeader = "X-API-Key";
+
+    /// <summary>The <c>WWW-Authenticate</c> challenge a 401 carries (RFC 9110 requires one): the API key header.</summary>
+    public const string Challenge = "ApiKey header=\"X-API-Key\"";
+
+    // Building an X.509 chain costs about a millisecond and its answer for one certificate changes only with time,
+    // so it is remembered for a minute (never past the certificate's expiry). Only registered certificates reach
+    // the check, so the memory holds at most one entry per certificate ever registered.
+    private static readonly TimeSpan s_trustMemory = TimeSpan.FromMinutes(1);
+    private readonly ConcurrentDictionary<string, (string? Problem, DateTimeOffset Until)> _trustChecked = new(StringComparer.Ordinal);
 
     /// <summary>Identifies a caller from what it presented; exactly one of the results is non-null.</summary>
     public (AuthenticatedParticipant? Participant, IdentityFailure? Failure) Identify(X509Certificate2? certificate, string? apiKey)
@@ -42,7 +52,7 @@ public sealed class ParticipantIdentifier(ParticipantRegistry registry, PrivateC
                     $"The client certificate {certificate.Subject} (SHA-256 {thumbprint}) is not registered to any participant; use the certificate issued for your DIP ID or ask the operator to register this one.");
             }
 
-            if (trust.Check(certificate, ExtendedKeyUsage.ClientAuthentication, clock.GetUtcNow()) is { } untrusted)
+            if (CheckTrust(certificate, thumbprint) is { } untrusted)
             {
                 return Refuse("client-certificate-untrusted", untrusted + " Renew it with the operator.");
             }
@@ -69,6 +79,16 @@ public sealed class ParticipantIdentifier(ParticipantRegistry registry, PrivateC
         var identified = (byCertificate is null ? IdentifiedBy.None : IdentifiedBy.ClientCertificate)
             | (byApiKey is null ? IdentifiedBy.None : IdentifiedBy.ApiKey);
         return (new AuthenticatedParticipant((byCertificate ?? byApiKey)!.Participant, identified), null);
+    }
+
+    private string? CheckTrust(X509Certificate2 certificate, string thumbprint)
+    {
+        var now = clock.GetUtcNow();
+        if (_trustChecked.TryGetValue(thumbprint, out var known) && known.Until > now) return known.Problem;
+        var problem = trust.Check(certificate, ExtendedKeyUsage.ClientAuthentication, now);
+        var expiry = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
+        _trustChecked[thumbprint] = (problem, now + s_trustMemory < expiry ? now + s_trustMemory : expiry);
+        return problem;
     }
 
     private static (AuthenticatedParticipant?, IdentityFailure?) Refuse(string reason, string detail) =>

@@ -56,6 +56,10 @@ public sealed class ParticipantRegistry
     /// <summary>The participant with a DIP ID in an environment, or null.</summary>
     public RegisteredParticipant? Find(ParticipantKey key) => _snapshot.ByKey.GetValueOrDefault(key);
 
+    /// <summary>The SHA-256 thumbprints of a participant's registered certificates (empty when it is unknown): what its signatures are checked against.</summary>
+    public IReadOnlySet<string> CertificateThumbprints(ParticipantKey key) =>
+        _snapshot.ThumbprintsByKey.GetValueOrDefault(key) ?? FrozenSet<string>.Empty;
+
     /// <summary>The participant a certificate (by SHA-256 thumbprint) identifies, or null.</summary>
     public RegisteredParticipant? FindByCertificate(string thumbprint) =>
         _snapshot.ByThumbprint.GetValueOrDefault(thumbprint.ToUpperInvariant());
@@ -204,6 +208,8 @@ public sealed class ParticipantRegistry
         {
             All = all;
             ByKey = all.ToFrozenDictionary(p => p.Key);
+            ThumbprintsByKey = all.ToFrozenDictionary(p => p.Key,
+                p => p.Certificates.Select(c => c.Thumbprint).ToFrozenSet(StringComparer.OrdinalIgnoreCase));
             var byThumbprint = new Dictionary<string, RegisteredParticipant>(StringComparer.Ordinal);
             var byApiKey = new Dictionary<string, RegisteredParticipant>(StringComparer.Ordinal);
             foreach (var p in all)
@@ -218,6 +224,7 @@ public sealed class ParticipantRegistry
 
         public IReadOnlyList<RegisteredParticipant> All { get; }
         public FrozenDictionary<ParticipantKey, RegisteredParticipant> ByKey { get; }
+        public FrozenDictionary<ParticipantKey, FrozenSet<string>> ThumbprintsByKey { get; }
         public FrozenDictionary<string, RegisteredParticipant> ByThumbprint { get; }
         public FrozenDictionary<string, RegisteredParticipant> ByApiKeyHash { get; }
 

@@ -18,10 +18,6 @@ public sealed record RegisteredParticipant
     /// <summary>The registry key: environment and DIP ID.</summary>
     [JsonIgnore]
     public ParticipantKey Key => new(Participant.Environment, Participant.DipId);
-
-    /// <summary>The SHA-256 thumbprints of the registered certificates, for signature verification.</summary>
-    [JsonIgnore]
-    public IReadOnlySet<string> Thumbprints => Certificates.Select(c => c.Thumbprint).ToHashSet(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>A participant's identity within the deployment: a DIP ID in one environment. Environments are isolated, so the same DIP ID in two is two participants.</summary>

@@ -118,7 +118,8 @@ public static class SandboxProvisioner
         }
         else
         {
-            if (!registered.Thumbprints.Contains(DipSignatureVerifier.Thumbprint(certificate))) registry.AddCertificate(key, certificate);
+            var thumbprint = DipSignatureVerifier.Thumbprint(certificate);
+            if (!registered.Certificates.Any(c => c.Thumbprint == thumbprint)) registry.AddCertificate(key, certificate);
             if (!registered.ApiKeys.Any(k => k.Sha256 == hash)) registry.AddApiKey(key, hash, replaceOthers: false);
         }
 

@@ -58,6 +58,7 @@ public class ParticipantIdentityTests(ServerFixture server)
 
         var detail = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "no-credentials");
         Assert.Contains("X-API-Key", detail, StringComparison.Ordinal);
+        Assert.Equal("ApiKey", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
     }
 
     [Fact]

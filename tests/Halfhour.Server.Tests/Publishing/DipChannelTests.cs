@@ -76,6 +76,7 @@ public sealed class DipChannelTests(ServerFixture server) : IDisposable
 
         var detail = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "content-hash-mismatch");
         Assert.Contains("X-DIP-Content-Hash", detail, StringComparison.Ordinal);
+        Assert.Equal("DIP-Signature", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
     }
 
     [Fact]
