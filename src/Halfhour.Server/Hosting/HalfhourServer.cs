@@ -56,6 +56,7 @@ public static class HalfhourServer
         });
         services.AddSingleton<DipSignatureFilter>();
         services.AddSingleton<OperatorKeyFilter>();
+        services.AddSingleton<OperatorAudit>();
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Complete);
         services.AddExceptionHandler<ProblemExceptionHandler>();

@@ -3,6 +3,7 @@ using Halfhour.Server.Hosting;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
 namespace Halfhour.Server.Identity;
@@ -25,7 +26,8 @@ internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, Particip
         var request = http.Request;
         var participant = http.RequireParticipant();
 
-        var hasBody = request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
+        // The server's own verdict, right for HTTP/1.1 (length or chunked) and HTTP/2 (frames without a length) alike.
+        var hasBody = http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0;
         if (hasBody && !IsJson(request.ContentType))
         {
             return Problem.Result(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",

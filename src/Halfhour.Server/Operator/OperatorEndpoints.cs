@@ -32,7 +32,7 @@ internal static class OperatorEndpoints
             : problem;
     }
 
-    private static IResult Register(RegisterParticipantRequest request, ParticipantRegistry registry, SandboxCredentials sandbox)
+    private static IResult Register(RegisterParticipantRequest request, ParticipantRegistry registry, SandboxCredentials sandbox, OperatorAudit audit)
     {
         if (!TryEnvironment(request.Environment, out var environment, out var problem)) return problem;
         if (!Enum.TryParse<Role>(request.Role, ignoreCase: true, out var role) || !Enum.IsDefined(role))
@@ -48,13 +48,15 @@ internal static class OperatorEndpoints
             return Refusable(() =>
             {
                 var registered = registry.Add(participant, [credentials.Certificate], [ApiKeys.Hash(apiKey)]);
+                audit.Registered(registered.Key, role.ToString(), DipSignatureVerifier.Thumbprint(credentials.Certificate));
                 return TypedResults.Created($"/operator/participants/{environment}/{participant.DipId}",
                     new IssuedCredentials(ParticipantView.Of(registered), apiKey, credentials.CertificatePem, NullIfEmpty(credentials.PrivateKeyPem)));
             });
         }
     }
 
-    private static IResult Rotate(string environment, string dipId, RotateCredentialsRequest? request, ParticipantRegistry registry, SandboxCredentials sandbox)
+    private static IResult Rotate(string environment, string dipId, RotateCredentialsRequest? request, ParticipantRegistry registry, SandboxCredentials sandbox,
+        OperatorAudit audit)
     {
         request ??= new RotateCredentialsRequest(null, RetirePrevious: false);
         if (!TryEnvironment(environment, out var env, out var problem)) return problem;
@@ -77,15 +79,22 @@ internal static class OperatorEndpoints
                 }
 
                 var updated = registry.AddApiKey(key, ApiKeys.Hash(apiKey), replaceOthers: request.RetirePrevious);
+                audit.Rotated(key, DipSignatureVerifier.Thumbprint(credentials.Certificate), request.RetirePrevious);
                 return TypedResults.Ok(new IssuedCredentials(ParticipantView.Of(updated), apiKey, credentials.CertificatePem, NullIfEmpty(credentials.PrivateKeyPem)));
             });
         }
     }
 
-    private static IResult RetireCertificate(string environment, string dipId, string thumbprint, ParticipantRegistry registry)
+    private static IResult RetireCertificate(string environment, string dipId, string thumbprint, ParticipantRegistry registry, OperatorAudit audit)
     {
         if (!TryEnvironment(environment, out var env, out var problem)) return problem;
-        return Refusable(() => TypedResults.Ok(ParticipantView.Of(registry.RemoveCertificate(new ParticipantKey(env, dipId), thumbprint))));
+        var key = new ParticipantKey(env, dipId);
+        return Refusable(() =>
+        {
+            var updated = registry.RemoveCertificate(key, thumbprint);
+            audit.CertificateRetired(key, thumbprint);
+            return TypedResults.Ok(ParticipantView.Of(updated));
+        });
     }
 
     private static IResult Refusable(Func<IResult> change)
