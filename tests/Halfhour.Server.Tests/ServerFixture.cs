@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Halfhour.Client.Contract;
-using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
 using Halfhour.Market.Participants;
 using Halfhour.Market.Validation;
@@ -67,27 +66,16 @@ public sealed class ServerFixture : IAsyncLifetime
     public X509Certificate2 CertificateOf(Role role) =>
         PemCredentials.Load(Participant(role).CertificatePath, Participant(role).PrivateKeyPath);
 
-    /// <summary>An HTTP client that trusts the sandbox CA and presents the given credentials; signing on request.</summary>
-    public HttpClient Client(RunningServer server, X509Certificate2? certificate = null, string? apiKey = null, DipRequestSigner? signer = null)
-    {
-        var tls = new HttpClientHandler
+    /// <summary>An HTTP client (the SDK's) that trusts the sandbox CA and presents the given credentials, unsigned.</summary>
+    public HttpClient Client(RunningServer server, X509Certificate2? certificate = null, string? apiKey = null) =>
+        DipHttpClient.Create(new DipConnection
         {
-            ClientCertificateOptions = ClientCertificateOption.Manual,
-            ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && Trust.Check(cert, ExtendedKeyUsage.ServerAuthentication) is null,
-        };
-        if (certificate is not null) tls.ClientCertificates.Add(certificate);
-        HttpMessageHandler handler = signer is null ? tls : new DipSigningHandler(signer, tls);
-        var client = new HttpClient(handler) { BaseAddress = server.BaseAddress };
-        if (apiKey is not null) client.DefaultRequestHeaders.Add("X-API-Key", apiKey);
-        return client;
-    }
+            BaseAddress = server.BaseAddress, Certificate = certificate, ApiKey = apiKey, ServerTrust = Trust, SignRequests = false,
+        });
 
-    /// <summary>A client for a sandbox participant: its certificate, and a signer with its key.</summary>
-    public HttpClient SigningClient(Role role, RunningServer? server = null)
-    {
-        var certificate = CertificateOf(role);
-        return Client(server ?? Main, certificate, signer: new DipRequestSigner(certificate));
-    }
+    /// <summary>A client for a sandbox participant as the SDK makes it: its certificate for mutual TLS, and signing with its key.</summary>
+    public HttpClient SigningClient(Role role, RunningServer? server = null) =>
+        DipHttpClient.Create(new DipConnection { BaseAddress = (server ?? Main).BaseAddress, Certificate = CertificateOf(role), ServerTrust = Trust });
 
     public static ByteArrayContent Json(string body)
     {
