@@ -36,7 +36,7 @@ public sealed class DipChannelTests(ServerFixture server) : IDisposable
     // Signs `signedBody` as `signer` (default: the role's own key), lets the test alter the headers, sends `sentBody`.
     private async Task<HttpResponseMessage> SendAsync(Role role, string signedBody, string? sentBody = null,
         Func<DipSignatureHeaders, DipSignatureHeaders>? alter = null, DipRequestSigner? signer = null, string channel = "IF-021",
-        string contentType = "application/json")
+        string contentType = "application/json", bool expectContinue = false)
     {
         var url = Channel(channel);
         var headers = (signer ?? new DipRequestSigner(server.CertificateOf(role))).Sign("POST", url, Encoding.UTF8.GetBytes(signedBody));
@@ -44,6 +44,7 @@ public sealed class DipChannelTests(ServerFixture server) : IDisposable
         var content = new ByteArrayContent(Encoding.UTF8.GetBytes(sentBody ?? signedBody));
         content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        request.Headers.ExpectContinue = expectContinue;
         foreach (var (name, value) in headers.AsPairs()) request.Headers.TryAddWithoutValidation(name, value);
         var response = await ClientOf(role).SendAsync(request);
         _disposables.Add(response);
@@ -154,7 +155,9 @@ public sealed class DipChannelTests(ServerFixture server) : IDisposable
     {
         var large = "[" + new string(' ', ServerFixture.MaxBodyBytes) + "{}]";
 
-        var response = await SendAsync(Role.SUP, large);
+        // Expect: 100-continue, as a sender of a large body should: the server refuses on the declared length before
+        // any of the body is sent, instead of closing the connection under a client still writing.
+        var response = await SendAsync(Role.SUP, large, expectContinue: true);
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
     }
