@@ -13,6 +13,7 @@ using Halfhour.Server.Publishing;
 using Halfhour.Server.Sandbox;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Halfhour.Server.Hosting;
 
@@ -24,18 +25,24 @@ public static class HalfhourServer
 {
     /// <summary>
     /// Builds the application from command-line arguments (standard ASP.NET Core configuration). The
-    /// <paramref name="customize"/> callback runs after the defaults and before the options are read: it can add
-    /// configuration, register the <see cref="IPublishHandler"/>, or replace services such as the <see cref="TimeProvider"/>.
+    /// <paramref name="customize"/> callback runs first, before the options are read: it can add configuration,
+    /// register the <see cref="IPublishHandler"/>, or register its own <see cref="TimeProvider"/> (kept over the system clock).
     /// </summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        // The defaults shipped beside the program come first, so that an appsettings.json in the working directory,
+        // environment variables and the command line each override them, in that order.
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
+        var shipped = builder.Configuration.Sources[^1];
+        builder.Configuration.Sources.RemoveAt(builder.Configuration.Sources.Count - 1);
+        builder.Configuration.Sources.Insert(0, shipped);
         customize?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(HalfhourServerOptions.Section).Get<HalfhourServerOptions>() ?? new HalfhourServerOptions();
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
 
         // State in the data directory, created or loaded before the server listens, so a broken data directory stops the start.
         var clock = TimeProvider.System;
