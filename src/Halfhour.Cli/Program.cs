@@ -14,6 +14,7 @@ public static class Program
             "Halfhour: the event backbone for GB Market-wide Half-Hourly Settlement.\n" +
             "Run a subcommand with --help to learn what it does and which options it takes.");
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(Serve.ServeCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }

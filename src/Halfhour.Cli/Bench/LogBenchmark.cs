@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Halfhour.Log;
+using EventLog = Halfhour.Log.EventLog;
 using Halfhour.Log.Compression;
 using Halfhour.Log.Encryption;
 using Halfhour.Log.Records;

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Halfhour.Market.Participants;
+using Halfhour.Server.Hosting;
+using Microsoft.Extensions.Hosting;
+
+namespace Halfhour.Cli.Serve;
+
+/// <summary>
+/// <c>halfhour serve</c>: runs the backbone on this machine. The first start creates the sandbox (a local CA, the
+/// server certificate, one DEV participant per role) in the data directory; later starts reuse it.
+/// </summary>
+public static class ServeCommand
+{
+    /// <summary>Builds the <c>serve</c> command.</summary>
+    public static Command Create()
+    {
+        var data = new Option<DirectoryInfo>("--data")
+        {
+            Description = "The data directory: sandbox credentials, participant registry.",
+            DefaultValueFactory = _ => new DirectoryInfo("data"),
+        };
+        var port = new Option<int>("--port")
+        {
+            Description = "The HTTPS port on 127.0.0.1 (0 picks a free one).",
+            DefaultValueFactory = _ => 8443,
+        };
+        var urls = new Option<string?>("--urls")
+        {
+            Description = "Semicolon-separated https://address:port URLs to listen on instead of 127.0.0.1:PORT.",
+        };
+
+        var serve = new Command("serve",
+            "Run the backbone: the DIP-compatible participant API over mutual TLS. Any further --Halfhour:Key=value " +
+            "arguments are configuration (e.g. --Halfhour:Limits:RequestsPerSecond=100), as are Halfhour__Key environment variables.")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        serve.Options.Add(data);
+        serve.Options.Add(port);
+        serve.Options.Add(urls);
+        serve.SetAction(async (ParseResult parsed, CancellationToken cancellationToken) =>
+        {
+            List<string> args =
+            [
+                $"--{HalfhourServerOptions.Section}:DataDirectory={parsed.GetValue(data)!.FullName}",
+                $"--{HalfhourServerOptions.Section}:Port={parsed.GetValue(port)}",
+            ];
+            if (parsed.GetValue(urls) is { Length: > 0 } listen) args.Add($"--{HalfhourServerOptions.Section}:Urls={listen}");
+            args.AddRange(parsed.UnmatchedTokens);
+
+            RunningServer server;
+            try
+            {
+                Console.Out.WriteLine("halfhour: starting (a first start creates the sandbox credentials, which takes a few seconds)…");
+                server = await HalfhourServer.StartAsync([.. args], cancellationToken: cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"halfhour serve: could not start: {e.Message}");
+                return 1;
+            }
+
+            await using (server)
+            {
+                PrintBanner(server);
+                await server.App.WaitForShutdownAsync(cancellationToken);
+            }
+
+            return 0;
+        });
+        return serve;
+    }
+
+    private static void PrintBanner(RunningServer server)
+    {
+        var sandbox = server.Sandbox;
+        var example = sandbox.For(Role.SUP);
+        var output = Console.Out;
+        output.WriteLine($"halfhour: listening on {string.Join(", ", server.Addresses)}");
+        output.WriteLine($"halfhour: sandbox credentials in {sandbox.Directory}");
+        output.WriteLine($"  CA certificate    {sandbox.AuthorityCertificatePath}");
+        output.WriteLine($"  participants      {sandbox.ParticipantsFilePath} (one DEV participant per role: DIP ID, MPID, API key, certificate, key)");
+        output.WriteLine($"  operator API key  {Path.Combine(sandbox.Directory, "operator-api-key.txt")} (header X-Operator-Key)");
+        output.WriteLine("halfhour: try it (who am I, over mutual TLS):");
+        output.WriteLine($"  curl --cacert {sandbox.AuthorityCertificatePath} --cert {example.CertificatePath} --key {example.PrivateKeyPath} " +
+            $"{new Uri(server.BaseAddress, "/participant/me")}");
+        output.WriteLine("halfhour: Ctrl+C stops.");
+    }
+}

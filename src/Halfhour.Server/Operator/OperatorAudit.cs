@@ -1,0 +1,25 @@
+using Halfhour.Server.Participants;
+
+namespace Halfhour.Server.Operator;
+
+/// <summary>The log of what the operator changed, for an auditor: who was registered, whose credentials changed. Never a secret.</summary>
+internal sealed partial class OperatorAudit(ILogger<OperatorAudit> log)
+{
+    public void Registered(ParticipantKey participant, string role, string certificateThumbprint) =>
+        LogRegistered(log, participant.ToString(), role, certificateThumbprint);
+
+    public void Rotated(ParticipantKey participant, string certificateThumbprint, bool retiredPrevious) =>
+        LogRotated(log, participant.ToString(), certificateThumbprint, retiredPrevious);
+
+    public void CertificateRetired(ParticipantKey participant, string certificateThumbprint) =>
+        LogRetired(log, participant.ToString(), certificateThumbprint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Operator registered participant {Participant} as {Role} with certificate {Thumbprint} and a new API key")]
+    private static partial void LogRegistered(ILogger logger, string participant, string role, string thumbprint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Operator rotated the credentials of {Participant}: certificate {Thumbprint} and a new API key; previous ones retired: {RetiredPrevious}")]
+    private static partial void LogRotated(ILogger logger, string participant, string thumbprint, bool retiredPrevious);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Operator retired certificate {Thumbprint} of {Participant}")]
+    private static partial void LogRetired(ILogger logger, string participant, string thumbprint);
+}
