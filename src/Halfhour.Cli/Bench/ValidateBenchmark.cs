@@ -50,6 +50,7 @@ public static class ValidateBenchmark
             // TODO(merge): the generic schema validator lives in Validation/ (another branch); report
             // generic_msgs_s_per_core here by measuring it over the same messages once it is merged.
             report.Note("generic_msgs_s_per_core: not measured on this branch (the generic validator is merged separately).");
+            report.Add("if021_generated_msgs_s_per_core", MeasureGenerator(builder), "msg/s", "ConsumptionMessageBuilder, the simulator's and benchmarks' source");
             var (tableBytes, snapshotBytes) = MeasureAppointmentBook(builder);
             report.Add("appointment_bytes_per_mpan", tableBytes, "B", $"{AppointmentSample:N0} MPANs with distributor, supplier, data and metering service");
             report.Add("appointment_snapshot_bytes_per_mpan", snapshotBytes, "B");
@@ -58,6 +59,25 @@ public static class ValidateBenchmark
             return 0;
         });
         return command;
+    }
+
+    // Messages generated for the generator's figure: about a second of work.
+    private const int GeneratedSample = 200_000;
+
+    private static double MeasureGenerator(ConsumptionMessageBuilder builder)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>(builder.MaxMessageBytes);
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        for (var i = 0; i < GeneratedSample; i++)
+        {
+            output.ResetWrittenCount();
+            builder.Write(i, output);
+        }
+
+        process.Refresh();
+        return GeneratedSample / (process.TotalProcessorTime - cpuBefore).TotalSeconds;
     }
 
     // MPANs in the appointment book sample: large enough that the fixed costs (party table) vanish per MPAN.
