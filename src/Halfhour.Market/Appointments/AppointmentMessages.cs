@@ -14,9 +14,11 @@ namespace Halfhour.Market.Appointments;
 /// </summary>
 public static class AppointmentMessages
 {
-    private sealed record Source(string InterfaceId, string EventCode, AppointmentChangeKind Kind, AppointedRole Role, string Block, string? Party, string Day);
+    /// <summary>Where one change is read: the message's interface and event, the custom block, and its party and day fields.</summary>
+    internal sealed record Source(string InterfaceId, string EventCode, AppointmentChangeKind Kind, AppointedRole Role, string Block, string? Party, string Day);
 
-    private static readonly Source[] Sources =
+    /// <summary>Every place a change is read from, de-appointments before appointments within a message.</summary>
+    internal static readonly Source[] Sources =
     [
         new("IF-001", "[InitialRegistration]", AppointmentChangeKind.Appoint, AppointedRole.Supplier, "B002", "incomingSupplierDIPID", "supplierEffectiveFromDate"),
         new("IF-001", "[ChangeOfSupplier]", AppointmentChangeKind.Appoint, AppointedRole.Supplier, "B002", "incomingSupplierDIPID", "supplierEffectiveFromDate"),

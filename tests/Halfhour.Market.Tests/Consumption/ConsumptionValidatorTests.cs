@@ -33,6 +33,26 @@ public class ConsumptionValidatorTests
     }
 
     [Fact]
+    public void Validation_allocates_only_the_facts_however_many_periods_a_message_carries()
+    {
+        var oneDay = new ConsumptionMessageBuilder().Build(1);
+        var twoHundredDays = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { SettlementDays = 200 }).Build(1);
+        var facts = new MessageFacts();
+        Validator.Validate(oneDay, facts);
+        Validator.Validate(twoHundredDays, facts);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(Validator.Validate(oneDay, facts).IsValid);
+        var forOneDay = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(Validator.Validate(twoHundredDays, facts).IsValid);
+        var forTwoHundredDays = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(forOneDay, forTwoHundredDays);
+        Assert.InRange(forOneDay, 0, 512);
+    }
+
+    [Fact]
     public void The_facts_are_read_from_the_message()
     {
         var builder = new ConsumptionMessageBuilder();
