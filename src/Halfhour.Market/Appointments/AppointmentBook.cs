@@ -189,7 +189,8 @@ public sealed class AppointmentBook
         var names = new List<string>((int)parties);
         for (var i = 0; i < parties; i++)
         {
-            names.Add(Encoding.UTF8.GetString(input.Bytes(input.UInt16())));
+            var length = input.UInt16();
+            names.Add(Encoding.UTF8.GetString(input.Bytes(length)));
         }
 
         var count = (int)input.UInt32();
@@ -468,11 +469,14 @@ public sealed class AppointmentBook
         }
     }
 
-    /// <summary>Reads what <see cref="ChecksummedWriter"/> wrote, hashing as it goes; a short stream is damage.</summary>
+    /// <summary>Reads what <see cref="ChecksummedWriter"/> wrote through a buffer, hashing what it consumes; a short stream is damage.</summary>
     private sealed class ChecksummedReader(Stream stream)
     {
+        // As the writer's buffer: few reads for a market-sized snapshot, and out of the large object heap.
+        private readonly byte[] _buffer = new byte[64 * 1024];
         private readonly XxHash64 _hash = new();
-        private readonly byte[] _small = new byte[8];
+        private int _position;
+        private int _filled;
 
         public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Read(2));
 
@@ -480,20 +484,16 @@ public sealed class AppointmentBook
 
         public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Read(8));
 
-        public byte[] Bytes(int count)
-        {
-            var bytes = new byte[count];
-            Fill(bytes);
-            _hash.Append(bytes);
-            return bytes;
-        }
+        public ReadOnlySpan<byte> Bytes(int count) => Read(count);
 
         public void VerifyChecksum()
         {
+            _hash.Append(_buffer.AsSpan(0, _position));
             var expected = _hash.GetCurrentHash();
-            var actual = new byte[expected.Length];
-            Fill(actual);
-            if (!expected.AsSpan().SequenceEqual(actual))
+            _buffer.AsSpan(_position, _filled - _position).CopyTo(_buffer);
+            (_filled, _position) = (_filled - _position, 0);
+            Fill(expected.Length);
+            if (!expected.AsSpan().SequenceEqual(_buffer.AsSpan(0, expected.Length)))
             {
                 throw new InvalidDataException("The appointment book snapshot fails its checksum; rebuild the book by replay.");
             }
@@ -501,21 +501,31 @@ public sealed class AppointmentBook
 
         private ReadOnlySpan<byte> Read(int count)
         {
-            var span = _small.AsSpan(0, count);
-            Fill(span);
-            _hash.Append(span);
+            if (_position + count > _filled)
+            {
+                // Hash what has been consumed, keep the unread tail, and read on.
+                _hash.Append(_buffer.AsSpan(0, _position));
+                _buffer.AsSpan(_position, _filled - _position).CopyTo(_buffer);
+                (_filled, _position) = (_filled - _position, 0);
+                Fill(count);
+            }
+
+            var span = _buffer.AsSpan(_position, count);
+            _position += count;
             return span;
         }
 
-        private void Fill(Span<byte> into)
+        private void Fill(int atLeast)
         {
-            try
+            while (_filled < atLeast)
             {
-                stream.ReadExactly(into);
-            }
-            catch (EndOfStreamException e)
-            {
-                throw new InvalidDataException("The appointment book snapshot ends early; rebuild the book by replay.", e);
+                var read = stream.Read(_buffer, _filled, _buffer.Length - _filled);
+                if (read == 0)
+                {
+                    throw new InvalidDataException("The appointment book snapshot ends early; rebuild the book by replay.");
+                }
+
+                _filled += read;
             }
         }
     }
