@@ -25,6 +25,26 @@ public class ConsumptionValidatorTests
     }
 
     [Fact]
+    public void One_validator_serves_many_threads_at_once()
+    {
+        var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Seed = 11 });
+        var messages = Enumerable.Range(0, 64).Select(n => (Bytes: builder.Build(n), Mpan: builder.MpanOf(n))).ToArray();
+        Parallel.For(0, 4, _ =>
+        {
+            var facts = new MessageFacts();
+            for (var round = 0; round < 20; round++)
+            {
+                foreach (var (bytes, mpan) in messages)
+                {
+                    Assert.True(Validator.Validate(bytes, facts).IsValid);
+                    Assert.Equal(mpan.ToString(System.Globalization.CultureInfo.InvariantCulture), facts.Mpan);
+                    Assert.Equal(builder.Roster.DataServiceOf(mpan), facts.SenderDipId);
+                }
+            }
+        });
+    }
+
+    [Fact]
     public void A_message_of_two_hundred_settlement_days_is_accepted()
     {
         var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { SettlementDays = 200 });
