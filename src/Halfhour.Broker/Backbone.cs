@@ -5,9 +5,11 @@ using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Publishing;
 using Halfhour.Broker.Replay;
+using Halfhour.Broker.Routing;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
+using Halfhour.Market.Consumption;
 using Halfhour.Market.Entitlement;
 using Halfhour.Market.Participants;
 using Halfhour.Market.Validation;
@@ -32,6 +34,9 @@ public sealed record BackboneOptions
 
     /// <summary>The clock.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The interface catalogue; the DIP specification's by default.</summary>
+    public InterfaceCatalogue? Catalogue { get; init; }
 }
 
 /// <summary>
@@ -44,9 +49,11 @@ public sealed class Backbone : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
 
-    private Backbone(IEventStore store, BackboneOptions options, InterfaceCatalogue catalogue, IMessageValidator validator,
-        IParticipantDirectory directory, IRecipientRouter router, ILoggerFactory loggers)
+    private Backbone(IEventStore store, BackboneOptions options, IParticipantDirectory directory, ILoggerFactory loggers)
     {
+        var catalogue = options.Catalogue ?? InterfaceCatalogue.Specification;
+        var validator = new MessageValidator(catalogue);
+        validator.UseFor("IF-021", new ConsumptionValidator());
         _store = store;
         _logger = loggers.CreateLogger<Backbone>();
         Options = options;
@@ -56,7 +63,8 @@ public sealed class Backbone : IAsyncDisposable
         Audit = new AuditTrail(store);
         Webhooks = new WebhookConfigStore(store);
         Indexer = new InboxIndexer(store, loggers.CreateLogger<InboxIndexer>());
-        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), router, References, Audit, options.Time);
+        Appointments = new AppointmentKeeper(directory, options.Time);
+        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, References, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
         Replays = new ReplayService(store, catalogue, options.Time);
     }
@@ -72,6 +80,9 @@ public sealed class Backbone : IAsyncDisposable
 
     /// <summary>The publish pipeline.</summary>
     public PublishPipeline Publisher { get; }
+
+    /// <summary>The appointment books and the routing that reads them.</summary>
+    public AppointmentKeeper Appointments { get; }
 
     /// <summary>The de-duplication index.</summary>
     public SenderReferenceIndex References { get; }
@@ -92,11 +103,13 @@ public sealed class Backbone : IAsyncDisposable
     /// Opens the backbone over <paramref name="store"/>: restores the de-duplication window from the stored
     /// events, loads webhook configurations, and resumes fanning out every interface topic.
     /// </summary>
-    public static async Task<Backbone> StartAsync(IEventStore store, BackboneOptions options, InterfaceCatalogue catalogue, IMessageValidator validator,
-        IParticipantDirectory directory, IRecipientRouter router, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    public static async Task<Backbone> StartAsync(IEventStore store, BackboneOptions options, IParticipantDirectory directory, ILoggerFactory loggers,
+        CancellationToken cancellationToken = default)
     {
-        var backbone = new Backbone(store, options, catalogue, validator, directory, router, loggers);
+        ArgumentNullException.ThrowIfNull(options);
+        var backbone = new Backbone(store, options, directory, loggers);
         await backbone.Audit.EnsureAsync(cancellationToken);
+        await backbone.Appointments.RebuildAsync(store, options.PartitionsPerInterface, cancellationToken);
         await backbone.Webhooks.LoadAsync(cancellationToken);
         await backbone.ResumeAsync(cancellationToken);
         return backbone;
@@ -142,9 +155,10 @@ public sealed class Backbone : IAsyncDisposable
 
     private void OnAccepted(StoredMessage message, MessageFacts facts)
     {
-        // Resolve the environment from the topic name the message went to (its caller's).
+        // The gate has checked that the environment tag is the caller's.
         if (Enum.TryParse<MarketEnvironment>(facts.EnvironmentTag, out var environment))
         {
+            Appointments.Apply(environment, message);
             Indexer.Follow(environment, message.InterfaceId, Layout.PartitionsPerInterface);
         }
     }

@@ -2,12 +2,14 @@ using System.Collections.Concurrent;
 using Halfhour.Broker.Audit;
 using Halfhour.Broker.Deduplication;
 using Halfhour.Broker.Messages;
+using Halfhour.Broker.Routing;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
 using Halfhour.Market.Entitlement;
 using Halfhour.Market.Envelope;
 using Halfhour.Market.Participants;
+using Halfhour.Market.Routing;
 using Halfhour.Market.Validation;
 
 namespace Halfhour.Broker.Publishing;
@@ -28,7 +30,7 @@ public sealed class PublishPipeline
     private readonly InterfaceCatalogue _catalogue;
     private readonly IMessageValidator _validator;
     private readonly MessageGate _gate;
-    private readonly IRecipientRouter _router;
+    private readonly AppointmentKeeper _appointments;
     private readonly SenderReferenceIndex _references;
     private readonly AuditTrail _audit;
     private readonly TimeProvider _time;
@@ -36,7 +38,7 @@ public sealed class PublishPipeline
 
     /// <summary>Creates the pipeline over its parts.</summary>
     public PublishPipeline(IEventStore store, TopicLayout layout, InterfaceCatalogue catalogue, IMessageValidator validator, MessageGate gate,
-        IRecipientRouter router, SenderReferenceIndex references, AuditTrail audit, TimeProvider time)
+        AppointmentKeeper appointments, SenderReferenceIndex references, AuditTrail audit, TimeProvider time)
     {
         _audit = audit;
         _store = store;
@@ -44,7 +46,7 @@ public sealed class PublishPipeline
         _catalogue = catalogue;
         _validator = validator;
         _gate = gate;
-        _router = router;
+        _appointments = appointments;
         _references = references;
         _time = time;
     }
@@ -80,6 +82,7 @@ public sealed class PublishPipeline
         var results = new MessageResult?[ranges.Count];
         var pending = new List<PendingMessage>(ranges.Count);
         var keysInBatch = new Dictionary<ulong, int>();
+        var recipients = new RoutedRecipients();
         var acceptedAt = _time.GetUtcNow();
 
         for (var i = 0; i < ranges.Count; i++)
@@ -90,6 +93,11 @@ public sealed class PublishPipeline
             if (verdict.IsValid)
             {
                 verdict = _gate.Check(facts, channelInterfaceId, caller);
+            }
+
+            if (verdict.IsValid)
+            {
+                verdict = _appointments.Route(definition, facts, caller.Environment, recipients);
             }
 
             if (!verdict.IsValid)
@@ -114,7 +122,7 @@ public sealed class PublishPipeline
             }
 
             keysInBatch[key] = i;
-            var stored = Route(definition, caller, facts, bytes, acceptedAt);
+            var stored = Describe(definition, caller, facts, recipients, bytes, acceptedAt);
             pending.Add(new PendingMessage(i, facts, key, stored, DuplicateOf: -1));
         }
 
@@ -174,9 +182,8 @@ public sealed class PublishPipeline
         return false;
     }
 
-    private StoredMessage Route(InterfaceDefinition definition, Participant caller, MessageFacts facts, ReadOnlyMemory<byte> bytes, DateTimeOffset acceptedAt)
+    private static StoredMessage Describe(InterfaceDefinition definition, Participant caller, MessageFacts facts, RoutedRecipients route, ReadOnlyMemory<byte> bytes, DateTimeOffset acceptedAt)
     {
-        var route = _router.Route(definition, facts, caller);
         return new StoredMessage
         {
             InterfaceId = definition.InterfaceId,
@@ -187,9 +194,9 @@ public sealed class PublishPipeline
             SenderUniqueReference = facts.SenderUniqueReference!,
             CorrelationId = facts.SenderCorrelationId ?? "",
             Mpan = facts.Mpan ?? "",
-            Primary = route.Primary,
-            Secondary = route.Secondary,
-            Always = route.Always,
+            Primary = [.. route.Primary],
+            Secondary = [.. route.Secondary],
+            Always = [.. route.Always],
             Body = bytes,
         };
     }
@@ -350,16 +357,3 @@ public sealed class PublishRequestException(string title, string detail, int sta
     /// <summary>The HTTP status the server answers with.</summary>
     public int StatusCode { get; } = statusCode;
 }
-
-/// <summary>Decides who receives an accepted message.</summary>
-public interface IRecipientRouter
-{
-    /// <summary>The primary, secondary and always recipients of a valid message sent by <paramref name="sender"/>.</summary>
-    RecipientSet Route(InterfaceDefinition definition, MessageFacts facts, Participant sender);
-}
-
-/// <summary>The recipients of one message, by tier.</summary>
-/// <param name="Primary">Named by the sender.</param>
-/// <param name="Secondary">Added by the backbone by role or metering point.</param>
-/// <param name="Always">Receive every message of the interface.</param>
-public sealed record RecipientSet(IReadOnlyList<string> Primary, IReadOnlyList<string> Secondary, IReadOnlyList<string> Always);

@@ -208,7 +208,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
 
                 if (list == 0 && !_isNull)
                 {
-                    _facts.PrimaryRecipients.Add(_reader.GetString()!);
+                    _facts.PrimaryRecipients.Add(_reader.ValueIsEscaped ? _reader.GetString()! : ShortStringCache.Get(_reader.ValueSpan));
                 }
             }
         }
@@ -740,7 +740,9 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
 
         private readonly void Record(FieldRule field, ReadOnlySpan<byte> text)
         {
-            var value = field.Check == TextCheck.Enum ? field.Enum!.FactTexts[_enumIndex] : System.Text.Encoding.UTF8.GetString(text);
+            var value = field.Check == TextCheck.Enum ? field.Enum!.FactTexts[_enumIndex]
+                : field.Fact is Fact.SenderDipId or Fact.SenderRoleId or Fact.DistributorDipId ? ShortStringCache.Get(text)
+                : System.Text.Encoding.UTF8.GetString(text);
             switch (field.Fact)
             {
                 case Fact.InterfaceId: _facts.InterfaceId = value; break;

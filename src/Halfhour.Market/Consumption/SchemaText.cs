@@ -163,9 +163,15 @@ internal static class SchemaText
         return true;
     }
 
-    /// <summary>A JSON pointer reference token for a property name (RFC 6901: <c>~</c> as <c>~0</c>, <c>/</c> as <c>~1</c>).</summary>
-    public static string PointerToken(ReadOnlySpan<byte> utf8Name) =>
-        Encoding.UTF8.GetString(utf8Name).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+    // A property name longer than this is shown cut, ending in "…": a hostile name must not make a hostile result.
+    private const int MaxPointerNameBytes = 200;
+
+    /// <summary>A JSON pointer reference token for a property name (RFC 6901: <c>~</c> as <c>~0</c>, <c>/</c> as <c>~1</c>), cut when huge.</summary>
+    public static string PointerToken(ReadOnlySpan<byte> utf8Name)
+    {
+        var name = utf8Name.Length > MaxPointerNameBytes ? Encoding.UTF8.GetString(utf8Name[..MaxPointerNameBytes]) + "…" : Encoding.UTF8.GetString(utf8Name);
+        return name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+    }
 
     private static bool AllDigits(ReadOnlySpan<byte> s)
     {

@@ -79,11 +79,10 @@ public sealed class MessageGate
         var recipients = facts.PrimaryRecipients;
         for (var i = 0; i < recipients.Count; i++)
         {
-            var recipient = _directory.Find(recipients[i]);
-            if (recipient is null || recipient.Environment != caller.Environment || (roles.Receiving & Bit(recipient.Role)) == 0)
+            var recipient = _directory.Find(caller.Environment, recipients[i]);
+            if (recipient is null || (roles.Receiving & Bit(recipient.Role)) == 0)
             {
-                var why = recipient is null ? "is no participant"
-                    : recipient.Environment != caller.Environment ? $"is a participant of {recipient.Environment}, not {environment}"
+                var why = recipient is null ? $"is no participant of {environment}"
                     : $"holds the role {recipient.Role}, which does not receive {facts.InterfaceId} (receivers: {Describe(roles.Receiving)})";
                 return ValidationResult.Fail(MessageCode.InvalidRecipient, $"/payload/CommonBlock/A0/primaryRecipients/{i}", "context:recipient",
                     $"/payload/CommonBlock/A0/primaryRecipients/{i}: {recipients[i]} {why}.");

@@ -1,10 +1,7 @@
 using System.Text;
-using Halfhour.Broker.Publishing;
 using Halfhour.Broker.Storage;
-using Halfhour.Market.Catalogue;
 using Halfhour.Market.Consumption;
 using Halfhour.Market.Participants;
-using Halfhour.Market.Validation;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Halfhour.Broker.Tests.Support;
@@ -49,7 +46,7 @@ public sealed class BrokerFixture : IAsyncDisposable
         await OpenAsync(options);
     }
 
-    public Participant Participant(string dipId) => Participants.Find(dipId) ?? throw new ArgumentException($"No participant {dipId}.", nameof(dipId));
+    public Participant Participant(string dipId) => Participants.Find(Environment, dipId) ?? throw new ArgumentException($"No participant {dipId}.", nameof(dipId));
 
     /// <summary>The data service that sends consumption for MPAN number <paramref name="number"/>.</summary>
     public Participant SenderOf(long number) => Participant(Roster.DataServiceOf(Builder.MpanOf(number)));
@@ -91,16 +88,6 @@ public sealed class BrokerFixture : IAsyncDisposable
     private async Task OpenAsync(BackboneOptions? options)
     {
         var store = EmbeddedEventStore.Open(Directory);
-        var validator = new MessageValidator(InterfaceCatalogue.Specification);
-        validator.UseFor("IF-021", new ConsumptionValidator());
-        Backbone = await Backbone.StartAsync(store, options ?? new BackboneOptions(), InterfaceCatalogue.Specification, validator, Participants,
-            new ConsumptionTestRouter(Roster), NullLoggerFactory.Instance);
-    }
-
-    /// <summary>Routes consumption as the catalogue says: the named supplier, the MPAN's distributor, LSS and MDS.</summary>
-    private sealed class ConsumptionTestRouter(ConsumptionRoster roster) : IRecipientRouter
-    {
-        public RecipientSet Route(InterfaceDefinition definition, MessageFacts facts, Participant sender)
-            => new([.. facts.PrimaryRecipients], facts.DistributorDipId is { } ldso ? [ldso] : [], [roster.LoadShaping, roster.MarketWideData]);
+        Backbone = await Backbone.StartAsync(store, options ?? new BackboneOptions(), Participants, NullLoggerFactory.Instance);
     }
 }

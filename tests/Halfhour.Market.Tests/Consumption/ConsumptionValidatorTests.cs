@@ -25,11 +25,51 @@ public class ConsumptionValidatorTests
     }
 
     [Fact]
+    public void One_validator_serves_many_threads_at_once()
+    {
+        var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Seed = 11 });
+        var messages = Enumerable.Range(0, 64).Select(n => (Bytes: builder.Build(n), Mpan: builder.MpanOf(n))).ToArray();
+        Parallel.For(0, 4, _ =>
+        {
+            var facts = new MessageFacts();
+            for (var round = 0; round < 20; round++)
+            {
+                foreach (var (bytes, mpan) in messages)
+                {
+                    Assert.True(Validator.Validate(bytes, facts).IsValid);
+                    Assert.Equal(mpan.ToString(System.Globalization.CultureInfo.InvariantCulture), facts.Mpan);
+                    Assert.Equal(builder.Roster.DataServiceOf(mpan), facts.SenderDipId);
+                }
+            }
+        });
+    }
+
+    [Fact]
     public void A_message_of_two_hundred_settlement_days_is_accepted()
     {
         var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { SettlementDays = 200 });
         var result = Validator.Validate(builder.Build(3), new MessageFacts());
         Assert.True(result.IsValid, result.ToString());
+    }
+
+    [Fact]
+    public void Validation_allocates_only_the_facts_however_many_periods_a_message_carries()
+    {
+        var oneDay = new ConsumptionMessageBuilder().Build(1);
+        var twoHundredDays = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { SettlementDays = 200 }).Build(1);
+        var facts = new MessageFacts();
+        Validator.Validate(oneDay, facts);
+        Validator.Validate(twoHundredDays, facts);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(Validator.Validate(oneDay, facts).IsValid);
+        var forOneDay = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(Validator.Validate(twoHundredDays, facts).IsValid);
+        var forTwoHundredDays = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(forOneDay, forTwoHundredDays);
+        Assert.InRange(forOneDay, 0, 512);
     }
 
     [Fact]

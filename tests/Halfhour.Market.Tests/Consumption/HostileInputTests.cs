@@ -38,6 +38,21 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void A_huge_unknown_property_name_gives_a_short_result()
+    {
+        var result = Check("{\"payload\":{\"" + new string('n', 1_000_000) + "\":1}}");
+        Assert.Equal((MessageCode.SchemaFailure, "schema:additionalProperties"), (result.Code, result.Rule));
+        Assert.InRange(result.Pointer!.Length + result.Detail!.Length, 1, 1000);
+    }
+
+    [Fact]
+    public void Property_names_are_escaped_in_the_pointer()
+    {
+        var result = Check("{\"payload\":{\"a/b~c\":1}}");
+        Assert.Equal("/payload/a~1b~0c", result.Pointer);
+    }
+
+    [Fact]
     public void Invalid_utf8_is_malformed()
     {
         var message = Edited(m => m.Common("S1")["subText"] = "PLACEHOLDER");

@@ -38,7 +38,7 @@ public class MessageGateTests
         {
             var facts = new MessageFacts();
             Assert.True(s_validator.Validate(generator.GenerateUtf8(variant, 5), facts).IsValid);
-            var sender = s_market.Directory.Find(facts.SenderDipId!)!;
+            var sender = s_market.Directory.Find(s_market.Environment, facts.SenderDipId!)!;
             var result = s_gate.Check(facts, variant.InterfaceId, sender);
             Assert.True(result.IsValid, $"{variant}: {result}");
         }
