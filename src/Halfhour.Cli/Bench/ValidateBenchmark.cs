@@ -47,9 +47,17 @@ public static class ValidateBenchmark
             report.Add("if021_msgs_s_per_core_median", median, "msg/s", "median round: what a busy shared machine gives");
             report.Add("if021_mb_s_per_core", perCore * bytes / messages.Length / 1e6, "MB/s");
             report.Add("if021_bytes_allocated_per_msg", allocated, "B", "MessageFacts strings only; nothing per period");
-            // TODO(merge): the generic schema validator lives in Validation/ (another branch); report
-            // generic_msgs_s_per_core here by measuring it over the same messages once it is merged.
-            report.Note("generic_msgs_s_per_core: not measured on this branch (the generic validator is merged separately).");
+            // The broker's path: envelope dispatch in the generic validator, then the dedicated IF-021 validator.
+            var dispatching = new MessageValidator();
+            dispatching.UseFor("IF-021", new ConsumptionValidator());
+            var (dispatched, _, _) = Measure(dispatching, messages, cancellationToken);
+            report.Add("if021_dispatched_msgs_s_per_core", dispatched, "msg/s", "as the broker calls it: generic envelope dispatch, then the IF-021 validator");
+
+            var mix = GenericMix();
+            var (generic, genericMedian, genericAllocated) = Measure(new MessageValidator(), mix.Messages, cancellationToken);
+            report.Add("generic_msgs_s_per_core", generic, "msg/s", $"best of 10 rounds; every other payload variant, {mix.Bytes / mix.Messages.Length} bytes on average");
+            report.Add("generic_msgs_s_per_core_median", genericMedian, "msg/s");
+            report.Add("generic_bytes_allocated_per_msg", genericAllocated, "B");
             report.Add("if021_generated_msgs_s_per_core", MeasureGenerator(builder), "msg/s", "ConsumptionMessageBuilder, the simulator's and benchmarks' source");
             var (tableBytes, snapshotBytes) = MeasureAppointmentBook(builder);
             report.Add("appointment_bytes_per_mpan", tableBytes, "B", $"{AppointmentSample:N0} MPANs with distributor, supplier, data and metering service");
@@ -59,6 +67,30 @@ public static class ValidateBenchmark
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A mix of every payload variant but IF-021 (which has its own figure), several seeds each.</summary>
+    private static (byte[][] Messages, long Bytes) GenericMix()
+    {
+        var generator = new Halfhour.Market.TestData.MessageGenerator();
+        var messages = new List<byte[]>();
+        long bytes = 0;
+        foreach (var variant in Halfhour.Market.Catalogue.InterfaceCatalogue.Specification.Variants)
+        {
+            if (variant.InterfaceId == "IF-021")
+            {
+                continue;
+            }
+
+            for (var seed = 0; seed < 8; seed++)
+            {
+                var message = generator.GenerateUtf8(variant, seed);
+                messages.Add(message);
+                bytes += message.Length;
+            }
+        }
+
+        return ([.. messages], bytes);
     }
 
     // Messages generated for the generator's figure: about a second of work.

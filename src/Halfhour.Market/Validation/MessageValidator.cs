@@ -65,6 +65,15 @@ public sealed class MessageValidator : IMessageValidator
     {
         ArgumentNullException.ThrowIfNull(facts);
         facts.Reset();
+
+        // A dedicated validator checks the whole message itself, envelope included: when the message says at
+        // its very start which interface it is (as participants' systems write it), hand it over without the
+        // envelope pass, which reads the whole message and would cost IF-021 two thirds of its throughput.
+        if (_dedicated.Count > 0 && TryPeekInterfaceId(utf8Message, out var peeked) && _dedicated.TryGetValue(peeked, out var direct))
+        {
+            return direct.Validate(utf8Message, facts);
+        }
+
         var header = default(MessageHeader);
         var failure = header.Scan(utf8Message, facts, Limits);
         if (failure is not null)
@@ -95,6 +104,58 @@ public sealed class MessageValidator : IMessageValidator
             // The header pass read the same bytes without complaint; this is a reader limit reached only by hostile input.
             return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:syntax", $"The message could not be read: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Reads S0.interfaceID when the message opens with <c>{"payload":{"CommonBlock":{"S0":{</c> and S0 names its
+    /// interface before any nested value; false otherwise (the full envelope pass then decides).
+    /// </summary>
+    private static bool TryPeekInterfaceId(ReadOnlySpan<byte> message, out string interfaceId)
+    {
+        interfaceId = "";
+        var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = 8 });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject ||
+                !Expect(ref reader, "payload"u8) || !Expect(ref reader, "CommonBlock"u8) || !Expect(ref reader, "S0"u8))
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isInterfaceId = reader.ValueTextEquals("interfaceID"u8);
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                if (isInterfaceId)
+                {
+                    if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.ValueSpan.Length > LongestInterfaceId)
+                    {
+                        return false;
+                    }
+
+                    interfaceId = Encoding.ASCII.GetString(reader.ValueSpan);
+                    return true;
+                }
+
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    return false;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return false;
+
+        static bool Expect(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+            => reader.Read() && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals(name) &&
+               reader.Read() && reader.TokenType == JsonTokenType.StartObject;
     }
 
     /// <summary>Interface IDs are at most 8 characters (DT-000); anything longer names no interface.</summary>
