@@ -223,6 +223,12 @@ public sealed class JetStreamEventStore : IEventStore
             await foreach (var msg in consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxBytes = Math.Max(1, maxBytes) }, cancellationToken: cancellationToken))
             {
                 var metadata = msg.Metadata ?? throw new InvalidDataException($"A record of {stream} came without JetStream metadata.");
+                // The consumer numbers what it delivers 1, 2, 3…: a gap means the client lost a message.
+                if (metadata.Sequence.Consumer != (ulong)events.Count + 1)
+                {
+                    throw new IOException($"A read of {subject} lost records in the client (delivery {metadata.Sequence.Consumer} after {events.Count}); read again.");
+                }
+
                 events.Add(new StoredEvent(OffsetOf(metadata.Sequence.Stream), metadata.Timestamp, KeyOf(msg.Headers), msg.Data ?? []));
             }
         }

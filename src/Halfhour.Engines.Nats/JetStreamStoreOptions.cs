@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using NATS.Client.Core;
 
 namespace Halfhour.Engines.Nats;
@@ -67,6 +68,9 @@ public sealed record JetStreamStoreOptions
         Url = string.Join(',', Urls),
         Name = "halfhour-broker",
         RequestTimeout = RequestTimeout,
+        // nats.net drops messages when a subscription's buffer is full by default; a read of a
+        // stream must never lose a record silently, so a full buffer holds the socket reader back instead.
+        SubPendingChannelFullMode = BoundedChannelFullMode.Wait,
         AuthOpts = NatsAuthOpts.Default with { CredsFile = CredentialsFile, Username = Username, Password = Password },
         TlsOpts = TlsCaFile is null && TlsCertFile is null
             ? NatsTlsOpts.Default

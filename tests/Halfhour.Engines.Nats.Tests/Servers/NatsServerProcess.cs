@@ -19,6 +19,8 @@ public sealed class NatsServerProcess : IAsyncDisposable
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private Process? _process;
+    private string? _domain;
+    private string _extraConfig = "";
 
     private NatsServerProcess(string name, string directory, int clientPort, int monitorPort, int clusterPort)
     {
@@ -68,11 +70,14 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one node with JetStream and waits until it is healthy.</summary>
-    public static async Task<NatsServerProcess> StartSingleAsync()
+    /// <summary>
+    /// Starts one node with JetStream and waits until it is healthy; <paramref name="domain"/> names its
+    /// JetStream domain and <paramref name="extraConfig"/> is appended to its config (leaf nodes for a mirror).
+    /// </summary>
+    public static async Task<NatsServerProcess> StartSingleAsync(string name = "single", string? domain = null, string extraConfig = "")
     {
         var ports = FreePorts.Take(2);
-        var node = new NatsServerProcess("single", NewDirectory(), ports[0], ports[1], 0);
+        var node = new NatsServerProcess(name, NewDirectory(), ports[0], ports[1], 0) { _domain = domain, _extraConfig = extraConfig };
         node.WriteConfig(clusterName: null, routes: []);
         await node.StartAsync();
         return node;
@@ -92,6 +97,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
             http: 127.0.0.1:{{MonitorPort}}
             jetstream {
               store_dir: "{{store}}"
+              {{(_domain is null ? "" : "domain: " + _domain)}}
             }
 
             """);
@@ -108,7 +114,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
                 """);
         }
 
-        File.WriteAllText(ConfigFile, config);
+        File.WriteAllText(ConfigFile, config + _extraConfig);
     }
 
     private string ConfigFile => Path.Combine(Directory, "nats.conf");
