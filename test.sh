@@ -10,7 +10,9 @@ cd "$root"
 # System packages the tests use, installed only when missing.
 missing=()
 need_pkg() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
-# (packages are added here as the tests come to need them, e.g. need_pkg nats-server nats-server)
+# (packages are added here as the tests come to need them)
+# The JetStream engine's tests run real nats-server processes; they fail, never skip, without it.
+need_pkg nats-server nats-server
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2
   if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -216,7 +216,8 @@ public sealed class PublishPipeline
             var topic = TopicLayout.InterfaceTopic(caller.Environment, message.InterfaceId);
             await EnsureTopicAsync(topic, cancellationToken);
             partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
-            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), message.ToArray()));
+            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), message.ToArray(),
+                IdempotencyKeyOf(caller.Environment.ToString(), message)));
         }
 
         // The audit record rides in the same append as the messages it describes: no extra commit.
@@ -294,6 +295,13 @@ public sealed class PublishPipeline
         await _store.EnsureTopicAsync(new TopicSpec(topic, _layout.PartitionsPerInterface), cancellationToken);
         _ensuredTopics[topic] = true;
     }
+
+    /// <summary>
+    /// The record's name for engines that de-duplicate appends themselves: what the sender's unique
+    /// reference is unique within, so an engine-level retry of a half-failed group cannot store it twice.
+    /// </summary>
+    internal static string IdempotencyKeyOf(string environment, StoredMessage message)
+        => $"{environment}:{message.SenderDipId}:{message.SenderUniqueReference}";
 
     private static int CountRejected(MessageResult?[] results)
     {

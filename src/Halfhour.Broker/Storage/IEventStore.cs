@@ -76,7 +76,12 @@ public sealed record TopicSpec(string Name, int Partitions, TopicDurability Dura
 /// <param name="Partition">The partition.</param>
 /// <param name="Key">The record's key (e.g. the MPAN), may be empty.</param>
 /// <param name="Value">The record's value.</param>
-public readonly record struct EventWrite(string Topic, int Partition, ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Value);
+/// <param name="IdempotencyKey">
+/// Names the record for engines whose group append is not atomic (JetStream): a write carrying a key the
+/// engine stored within its de-duplication window is not stored again, and its offset is the original's.
+/// Null for records whose repeat is harmless. Engines with an atomic group append ignore it.
+/// </param>
+public readonly record struct EventWrite(string Topic, int Partition, ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Value, string? IdempotencyKey = null);
 
 /// <summary>The offsets of a partition: the first held and the next to be given.</summary>
 /// <param name="Start">The first offset still held.</param>

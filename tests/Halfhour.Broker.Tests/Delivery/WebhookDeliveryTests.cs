@@ -5,14 +5,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Halfhour.Broker.Tests.Delivery;
 
-public class WebhookDeliveryTests
+public abstract class WebhookDeliveryTests(EngineKind engine)
 {
     private static readonly WebhookDeliveryOptions Fast = new() { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(100), MaxAttemptsPerMessage = 3 };
 
     [Fact]
     public async Task Every_message_is_pushed_once_in_batches_no_larger_than_configured()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var endpoint = new ScriptedEndpoint();
         await using var delivery = await StartAsync(f, endpoint, maxMessageCount: 3);
         var published = await PublishAsync(f, 8);
@@ -26,7 +26,7 @@ public class WebhookDeliveryTests
     [Fact]
     public async Task A_failing_endpoint_is_retried_with_back_off_until_it_recovers_and_loses_nothing()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var endpoint = new ScriptedEndpoint { FailFirst = 4 };
         await using var delivery = await StartAsync(f, endpoint, maxMessageCount: 100);
         var published = await PublishAsync(f, 5);
@@ -39,7 +39,7 @@ public class WebhookDeliveryTests
     [Fact]
     public async Task Messages_rejected_in_a_207_are_offered_again_and_the_rest_are_not_resent()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var endpoint = new ScriptedEndpoint { RejectTimes = 1 };
         await using var delivery = await StartAsync(f, endpoint, maxMessageCount: 100);
         var published = await PublishAsync(f, 4);
@@ -53,7 +53,7 @@ public class WebhookDeliveryTests
     [Fact]
     public async Task A_message_rejected_every_time_is_set_aside_as_retries_exhausted_and_the_channel_moves_on()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var endpoint = new ScriptedEndpoint();
         await using var delivery = await StartAsync(f, endpoint, maxMessageCount: 100);
         var published = await PublishAsync(f, 3);
@@ -172,3 +172,7 @@ public class WebhookDeliveryTests
         }
     }
 }
+
+public sealed class WebhookDeliveryTestsOnEmbedded() : WebhookDeliveryTests(EngineKind.Embedded);
+
+public sealed class WebhookDeliveryTestsOnJetStream() : WebhookDeliveryTests(EngineKind.JetStream);

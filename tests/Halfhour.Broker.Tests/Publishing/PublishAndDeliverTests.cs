@@ -6,14 +6,14 @@ using Halfhour.Market.Validation;
 
 namespace Halfhour.Broker.Tests.Publishing;
 
-public class PublishAndDeliverTests
+public abstract class PublishAndDeliverTests(EngineKind engine)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task An_accepted_batch_gets_transaction_ids_and_reaches_every_recipient_with_D0_stamped()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 5);
         var sender = f.SenderOf(numbers[0]);
 
@@ -39,7 +39,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task A_recipient_receives_only_what_is_routed_to_it()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 12);
         var sender = f.SenderOf(numbers[0]);
         await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers));
@@ -56,7 +56,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task A_retry_with_the_same_sender_unique_reference_returns_the_original_transaction_id_even_after_a_restart()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 2);
         var sender = f.SenderOf(numbers[0]);
         var first = await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers));
@@ -79,7 +79,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task The_same_reference_twice_in_one_batch_is_stored_once()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var n = FromOneSender(f, 1)[0];
         var message = f.Builder.Build(n);
         var result = await f.Backbone.Publisher.PublishAsync(f.SenderOf(n), "IF-021", BrokerFixture.Array(message, message));
@@ -90,7 +90,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task A_batch_with_an_invalid_message_is_partly_accepted_with_the_failure_explained()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 2);
         var bad = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(f.Builder.Build(numbers[1])).Replace("\"periodDuration\":30", "\"periodDuration\":15", StringComparison.Ordinal));
         var result = await f.Backbone.Publisher.PublishAsync(f.SenderOf(numbers[0]), "IF-021", BrokerFixture.Array(f.Builder.Build(numbers[0]), bad));
@@ -105,7 +105,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task A_message_from_another_sender_than_the_caller_is_refused_and_nothing_is_stored()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var n = FromOneSender(f, 1)[0];
         var impostor = f.Participant(f.Roster.DataServices.First(d => d != f.SenderOf(n).DipId));
         var result = await f.Backbone.Publisher.PublishAsync(impostor, "IF-021", f.Batch(n));
@@ -117,7 +117,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task Messages_of_one_MPAN_reach_a_recipient_in_the_order_they_were_accepted()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var n = FromOneSender(f, 1)[0];
         var sender = f.SenderOf(n);
         var expected = new List<string>();
@@ -138,7 +138,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task An_unacknowledged_message_comes_back_after_the_visibility_timeout_and_an_acknowledged_one_never()
     {
-        await using var f = await BrokerFixture.StartAsync(new BackboneOptions { VisibilityTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var f = await BrokerFixture.StartAsync(engine, new BackboneOptions { VisibilityTimeout = TimeSpan.FromMilliseconds(300) });
         var numbers = FromOneSender(f, 2);
         await f.Backbone.Publisher.PublishAsync(f.SenderOf(numbers[0]), "IF-021", f.Batch(numbers));
         var subscription = f.Backbone.Subscription(BrokerFixture.Environment, f.Roster.LoadShaping, "IF-021");
@@ -155,7 +155,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task Acknowledgements_survive_a_restart_and_unacknowledged_messages_are_delivered_again()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 3);
         await f.Backbone.Publisher.PublishAsync(f.SenderOf(numbers[0]), "IF-021", f.Batch(numbers));
         var got = await FetchAllAsync(f.Backbone.Subscription(BrokerFixture.Environment, f.Roster.LoadShaping, "IF-021"), 3);
@@ -169,7 +169,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task Replay_returns_only_the_recipients_messages_marked_as_replayed_in_pages()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 7);
         var published = await f.Backbone.Publisher.PublishAsync(f.SenderOf(numbers[0]), "IF-021", f.Batch(numbers));
         await f.Backbone.Indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
@@ -210,7 +210,7 @@ public class PublishAndDeliverTests
     [Fact]
     public async Task Every_publish_is_in_the_audit_trail()
     {
-        await using var f = await BrokerFixture.StartAsync();
+        await using var f = await BrokerFixture.StartAsync(engine);
         var numbers = FromOneSender(f, 2);
         var sender = f.SenderOf(numbers[0]);
         await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers));
@@ -250,3 +250,7 @@ public class PublishAndDeliverTests
         return got;
     }
 }
+
+public sealed class PublishAndDeliverTestsOnEmbedded() : PublishAndDeliverTests(EngineKind.Embedded);
+
+public sealed class PublishAndDeliverTestsOnJetStream() : PublishAndDeliverTests(EngineKind.JetStream);

@@ -1,23 +1,25 @@
 using System.Text;
-using Halfhour.Broker.Storage;
 using Halfhour.Market.Consumption;
 using Halfhour.Market.Participants;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Halfhour.Broker.Tests.Support;
 
-/// <summary>A backbone on a real embedded store in a temporary directory, with the consumption roster as its market.</summary>
+/// <summary>
+/// A backbone on a real store of the given engine (an embedded log in a temporary directory, or streams
+/// of their own on a real nats-server), with the consumption roster as its market.
+/// </summary>
 public sealed class BrokerFixture : IAsyncDisposable
 {
-    private BrokerFixture(string directory, ConsumptionRoster roster, ConsumptionMessageBuilder builder, ParticipantDirectory participants)
+    private BrokerFixture(EngineHome home, ConsumptionRoster roster, ConsumptionMessageBuilder builder, ParticipantDirectory participants)
     {
-        Directory = directory;
+        Home = home;
         Roster = roster;
         Builder = builder;
         Participants = participants;
     }
 
-    public string Directory { get; }
+    public EngineHome Home { get; }
 
     public ConsumptionRoster Roster { get; }
 
@@ -29,12 +31,12 @@ public sealed class BrokerFixture : IAsyncDisposable
 
     public static MarketEnvironment Environment => MarketEnvironment.DEV;
 
-    public static async Task<BrokerFixture> StartAsync(BackboneOptions? options = null)
+    public static async Task<BrokerFixture> StartAsync(EngineKind engine, BackboneOptions? options = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "halfhour-broker-" + Guid.NewGuid().ToString("N"));
+        var home = await EngineHome.CreateAsync(engine);
         var roster = new ConsumptionRoster(suppliers: 6, dataServices: 4);
         var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 5_000, Seed = 7 }, roster);
-        var fixture = new BrokerFixture(directory, roster, builder, new ParticipantDirectory(roster.Participants(Environment)));
+        var fixture = new BrokerFixture(home, roster, builder, new ParticipantDirectory(roster.Participants(Environment)));
         await fixture.OpenAsync(options);
         return fixture;
     }
@@ -76,18 +78,12 @@ public sealed class BrokerFixture : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Backbone.DisposeAsync();
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await Home.DisposeAsync();
     }
 
     private async Task OpenAsync(BackboneOptions? options)
     {
-        var store = EmbeddedEventStore.Open(Directory);
+        var store = await Home.OpenAsync();
         Backbone = await Backbone.StartAsync(store, options ?? new BackboneOptions(), Participants, NullLoggerFactory.Instance);
     }
 }
