@@ -10,6 +10,7 @@ using Halfhour.Server.Operator;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Halfhour.Server.Publishing;
+using Halfhour.Server.Pull;
 using Halfhour.Server.Sandbox;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -130,5 +131,6 @@ public static class HalfhourServer
             .RequireRateLimiting(ParticipantRateLimit.PolicyName);
         participant.MapGet("/participant/me", ParticipantSelfEndpoint.Get);
         participant.MapPost("/dip-channel/{id}", DipChannelEndpoint.PublishAsync).AddEndpointFilter<DipSignatureFilter>();
+        PullEndpoints.Map(participant);
     }
 }

@@ -8,6 +8,7 @@ using Halfhour.Market.Participants;
 using Halfhour.Server.Credentials;
 using Halfhour.Server.Hosting;
 using Halfhour.Server.Participants;
+using Halfhour.Server.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -39,9 +40,20 @@ public sealed class BackboneServer : IAsyncDisposable
 
     public static MarketEnvironment Environment => MarketEnvironment.DEV;
 
+    // Creating a sandbox generates an RSA key per role (seconds on a small machine): done once per test run, then copied.
+    private static readonly Lazy<string> s_template = new(() =>
+    {
+        var template = Path.Combine(Path.GetTempPath(), "halfhour-backbone-template-" + Guid.NewGuid().ToString("N"));
+        var registry = ParticipantRegistry.Open(Path.Combine(template, "registry", "participants.json"));
+        SandboxProvisioner.EnsureCreated(template, registry).Dispose();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(template, recursive: true);
+        return template;
+    });
+
     public static async Task<BackboneServer> StartAsync(Dictionary<string, string?>? settings = null)
     {
         var server = new BackboneServer(settings ?? []);
+        CopyDirectory(s_template.Value, server.DataDirectory);
         await server.StartAsync();
         server.Builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 5_000, Seed = 11 }, server.Roster);
         foreach (var participant in server.Roster.Participants(Environment))
@@ -101,6 +113,20 @@ public sealed class BackboneServer : IAsyncDisposable
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         return content;
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(directory.Replace(from, to, StringComparison.Ordinal));
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
+        }
     }
 
     public async ValueTask DisposeAsync()
