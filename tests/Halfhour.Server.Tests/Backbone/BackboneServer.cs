@@ -105,8 +105,35 @@ public sealed class BackboneServer : IAsyncDisposable
     /// <summary>The sender of consumption for generated message <paramref name="number"/>.</summary>
     public string SenderOf(long number) => Roster.DataServiceOf(Builder.MpanOf(number));
 
-    public byte[] Batch(params long[] numbers) =>
-        Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(Builder.Build(n)))) + "]");
+    public byte[] Batch(params long[] numbers) => BatchOnDay(0, numbers);
+
+    /// <summary>Messages for the settlement day <paramref name="day"/> days after the first: same MPANs, new references.</summary>
+    public byte[] BatchOnDay(int day, params long[] numbers)
+    {
+        var builder = _builders.GetOrAdd(day, d => new ConsumptionMessageBuilder(new ConsumptionMessageOptions
+        {
+            Environment = Environment, MeteringPoints = 5_000, Seed = 11, FirstSettlementDay = new DateOnly(2025, 1, 15).AddDays(d),
+        }, Roster));
+        return Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(builder.Build(n)))) + "]");
+    }
+
+    private readonly ConcurrentDictionary<int, ConsumptionMessageBuilder> _builders = new();
+
+    /// <summary>Publishes the generated messages for a settlement day, each from its sender; their transaction IDs in order.</summary>
+    public async Task<List<string>> PublishAsync(int day, params long[] numbers)
+    {
+        var ids = new List<string>();
+        foreach (var group in numbers.GroupBy(SenderOf))
+        {
+            using var client = ClientOf(group.Key);
+            using var response = await client.PostAsync(new Uri("/dip-channel/IF-021", UriKind.Relative), Json(BatchOnDay(day, [.. group])));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, text);
+            ids.AddRange(System.Text.Json.Nodes.JsonNode.Parse(text)!["messageArray"]!.AsArray().Select(m => m!["transactionID"]!.GetValue<string>()));
+        }
+
+        return ids;
+    }
 
     public static ByteArrayContent Json(byte[] body)
     {
@@ -141,4 +168,14 @@ public sealed class BackboneServer : IAsyncDisposable
         {
         }
     }
+}
+
+/// <summary>One backbone server shared by a collection of tests, started with the given settings.</summary>
+public abstract class BackboneServerFixture(Dictionary<string, string?> settings) : IAsyncLifetime
+{
+    public BackboneServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await BackboneServer.StartAsync(settings);
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
 }

@@ -5,15 +5,8 @@ using System.Text.Json.Nodes;
 
 namespace Halfhour.Server.Tests.Backbone;
 
-/// <summary>One backbone server shared by the pull tests (each test uses its own MPANs, so they do not see each other's messages… except recipients shared by design, which drain first).</summary>
-public sealed class PullServerFixture : IAsyncLifetime
-{
-    public BackboneServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await BackboneServer.StartAsync(new() { ["Halfhour:Backbone:VisibilityTimeout"] = "00:00:02" });
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-}
+/// <summary>One backbone server shared by the pull tests, with a short visibility timeout; recipients every test shares (LSS, MDS) are drained first.</summary>
+public sealed class PullServerFixture() : BackboneServerFixture(new() { ["Halfhour:Backbone:VisibilityTimeout"] = "00:00:02" });
 
 [CollectionDefinition(Name)]
 public sealed class PullCollection : ICollectionFixture<PullServerFixture>
@@ -43,15 +36,6 @@ public sealed class PullTests(PullServerFixture fixture)
         return JsonNode.Parse(text)!["acknowledged"]!.GetValue<int>();
     }
 
-    internal static async Task<string> PublishAsync(BackboneServer server, long number)
-    {
-        using var client = server.ClientOf(server.SenderOf(number));
-        using var response = await client.PostAsync(new Uri("/dip-channel/IF-021", UriKind.Relative), BackboneServer.Json(server.Batch(number)));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, text);
-        return JsonNode.Parse(text)!["messageArray"]![0]!["transactionID"]!.GetValue<string>();
-    }
-
     /// <summary>Takes and acknowledges everything waiting for a recipient, so a test starts from an empty inbox.</summary>
     internal static async Task DrainAsync(HttpClient client)
     {
@@ -72,7 +56,7 @@ public sealed class PullTests(PullServerFixture fixture)
         try
         {
             foreach (var client in clients) await DrainAsync(client);
-            var transactionId = await PublishAsync(Server, number);
+            var transactionId = (await Server.PublishAsync(0, number))[0];
 
             foreach (var client in clients.Take(4))
             {
@@ -99,7 +83,7 @@ public sealed class PullTests(PullServerFixture fixture)
     {
         using var lss = Server.ClientOf(Server.Roster.LoadShaping);
         await DrainAsync(lss);
-        var transactionId = await PublishAsync(Server, 202);
+        var transactionId = (await Server.PublishAsync(0, 202))[0];
 
         var first = Assert.Single(await FetchAsync(lss, wait: 5));
         Assert.Empty(await FetchAsync(lss)); // leased: invisible
