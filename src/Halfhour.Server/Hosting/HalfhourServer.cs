@@ -4,6 +4,7 @@ using Halfhour.Broker.Delivery;
 using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
 using Halfhour.Server.Credentials;
+using Halfhour.Server.Documentation;
 using Halfhour.Server.Health;
 using Halfhour.Server.Identity;
 using Halfhour.Server.Limits;
@@ -69,7 +70,9 @@ public static class HalfhourServer
         services.AddSingleton<DipSignatureFilter>();
         services.AddSingleton<OperatorKeyFilter>();
         services.AddSingleton<OperatorAudit>();
+        services.AddSingleton<AuditRecorder>();
 
+        OpenApiDocument.Add(services);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Complete);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true); // so binding errors reach the problem handler with their reason
@@ -131,6 +134,7 @@ public static class HalfhourServer
     private static void MapEndpoints(WebApplication app)
     {
         HealthEndpoints.Map(app);
+        OpenApiDocument.Map(app);
         OperatorEndpoints.Map(app);
 
         var participant = app.MapGroup("")

@@ -88,19 +88,29 @@ public sealed class BackboneServer : IAsyncDisposable
     public static string ApiKeyOf(string dipId) => "test-key-" + dipId;
 
     /// <summary>The participant's certificate, issued by the sandbox CA and registered on first use (RSA: it signs).</summary>
-    public X509Certificate2 CertificateOf(string dipId) => _certificates.GetOrAdd(dipId, id =>
-    {
-        var participant = Registry.Find(new ParticipantKey(Environment, id)) ?? throw new ArgumentException($"No participant {id}.", nameof(dipId));
-        var issued = Server.Sandbox.Authority.IssueClientCertificate(id, participant.Participant.Name);
-        Registry.AddCertificate(participant.Key, issued.Certificate);
-        return issued.Certificate;
-    });
+    public X509Certificate2 CertificateOf(string dipId, MarketEnvironment? environment = null) =>
+        _certificates.GetOrAdd($"{environment ?? Environment}/{dipId}", _ =>
+        {
+            var participant = Registry.Find(new ParticipantKey(environment ?? Environment, dipId)) ?? throw new ArgumentException($"No participant {dipId}.", nameof(dipId));
+            var issued = Server.Sandbox.Authority.IssueClientCertificate(dipId, participant.Participant.Name);
+            Registry.AddCertificate(participant.Key, issued.Certificate);
+            return issued.Certificate;
+        });
 
     /// <summary>A signing client for a participant, as the SDK makes it (mutual TLS with its certificate).</summary>
-    public HttpClient ClientOf(string dipId) => DipHttpClient.Create(new DipConnection
+    public HttpClient ClientOf(string dipId, MarketEnvironment? environment = null) => DipHttpClient.Create(new DipConnection
     {
-        BaseAddress = Server.BaseAddress, Certificate = CertificateOf(dipId), ServerTrust = Trust,
+        BaseAddress = Server.BaseAddress, Certificate = CertificateOf(dipId, environment), ServerTrust = Trust,
     });
+
+    /// <summary>Registers a participant (API key only until <see cref="CertificateOf"/> issues it a certificate).</summary>
+    public void Register(Participant participant)
+    {
+        if (Registry.Find(new ParticipantKey(participant.Environment, participant.DipId)) is null)
+        {
+            Registry.Add(participant, [], [ApiKeys.Hash(ApiKeyOf(participant.Environment + participant.DipId))]);
+        }
+    }
 
     /// <summary>The sender of consumption for generated message <paramref name="number"/>.</summary>
     public string SenderOf(long number) => Roster.DataServiceOf(Builder.MpanOf(number));

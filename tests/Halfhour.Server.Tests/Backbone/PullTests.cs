@@ -52,7 +52,7 @@ public sealed class PullTests(PullServerFixture fixture)
         var mpan = Server.Builder.MpanOf(number);
         string[] recipients = [Server.Roster.LoadShaping, Server.Roster.MarketWideData, Server.Roster.DistributorOf(mpan), Server.Roster.SupplierOf(mpan)];
         var other = Server.Roster.Suppliers.First(s => s != Server.Roster.SupplierOf(mpan));
-        var clients = recipients.Append(other).Select(Server.ClientOf).ToList();
+        var clients = recipients.Append(other).Select(r => Server.ClientOf(r)).ToList();
         try
         {
             foreach (var client in clients) await DrainAsync(client);
