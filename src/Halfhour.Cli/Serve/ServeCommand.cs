@@ -71,6 +71,39 @@ public static class ServeCommand
         return serve;
     }
 
+    /// <summary>
+    /// Writes <c>DATA/sandbox/dip-send.sh</c>: curl with the DIP signature headers computed by openssl, for a sandbox
+    /// participant, against this start's address. Rewritten each start, since the port may change.
+    /// </summary>
+    private static string WriteSendScript(string sandboxDirectory, string authorityPath, Uri baseAddress)
+    {
+        var path = Path.Combine(sandboxDirectory, "dip-send.sh");
+        var script = $$"""
+            #!/bin/sh
+            # Usage: dip-send.sh CHANNEL BODY.json  (ROLE=SDS by default: the sandbox participant that sends)
+            # Signs as the DIP does: base64(RSA-SHA256 over "POST;lowercase(url);date;base64(sha256(body))").
+            set -eu
+            dir="$(cd "$(dirname "$0")" && pwd)"
+            role="${ROLE:-SDS}"
+            who="$(ls -d "$dir/$role"-*/ | head -1)"
+            url="{{new Uri(baseAddress, "/dip-channel/")}}$1"
+            date="$(date -u +%Y-%m-%dT%H:%M:%S.000Z)"
+            hash="$(openssl dgst -sha256 -binary "$2" | base64 | tr -d '\n')"
+            lower="$(printf %s "$url" | tr 'A-Z' 'a-z')"
+            signature="$(printf %s "POST;$lower;$date;$hash" | openssl dgst -sha256 -sign "${who}key.pem" | base64 | tr -d '\n')"
+            certificate="$(base64 < "${who}cert.pem" | tr -d '\n')"
+            exec curl -sS -w '\nHTTP %{http_code}\n' --cacert "{{authorityPath}}" --cert "${who}cert.pem" --key "${who}key.pem"               -H 'Content-Type: application/json' -H "X-DIP-Signature: $signature" -H "X-DIP-Signature-Date: $date"               -H "X-DIP-Content-Hash: $hash" -H "X-DIP-Signature-Certificate: $certificate" --data-binary @"$2" "$url"
+
+            """;
+        File.WriteAllText(path, script.ReplaceLineEndings("\n"));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return path;
+    }
+
     private static void PrintBanner(RunningServer server)
     {
         var sandbox = server.Sandbox;
@@ -84,6 +117,9 @@ public static class ServeCommand
         output.WriteLine("halfhour: try it (who am I, over mutual TLS):");
         output.WriteLine($"  curl --cacert {sandbox.AuthorityCertificatePath} --cert {example.CertificatePath} --key {example.PrivateKeyPath} " +
             $"{new Uri(server.BaseAddress, "/participant/me")}");
+        var send = WriteSendScript(sandbox.Directory, sandbox.AuthorityCertificatePath, server.BaseAddress);
+        output.WriteLine("halfhour: send a message (signed the DIP way with openssl, sent with curl; answers the StandardResponse):");
+        output.WriteLine($"  {send} IF-021 message.json   # message.json: a JSON array of {{\"payload\": …}}; SDS as sender by default, ROLE=… to change");
         output.WriteLine("halfhour: Ctrl+C stops.");
     }
 }

@@ -1,8 +1,10 @@
 using System.Security.Authentication;
 using System.Text.Json.Serialization;
+using Halfhour.Broker.Delivery;
 using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
 using Halfhour.Server.Credentials;
+using Halfhour.Server.Documentation;
 using Halfhour.Server.Health;
 using Halfhour.Server.Identity;
 using Halfhour.Server.Limits;
@@ -10,7 +12,11 @@ using Halfhour.Server.Operator;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Halfhour.Server.Publishing;
+using Halfhour.Server.Pull;
+using Halfhour.Server.Replay;
+using Halfhour.Server.Push;
 using Halfhour.Server.Sandbox;
+using Halfhour.Server.Tracking;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -64,7 +70,9 @@ public static class HalfhourServer
         services.AddSingleton<DipSignatureFilter>();
         services.AddSingleton<OperatorKeyFilter>();
         services.AddSingleton<OperatorAudit>();
+        services.AddSingleton<AuditRecorder>();
 
+        OpenApiDocument.Add(services);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Complete);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true); // so binding errors reach the problem handler with their reason
@@ -74,6 +82,16 @@ public static class HalfhourServer
             .AddAuthenticationSchemes(ParticipantAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
         services.AddRateLimiter(o => ParticipantRateLimit.Configure(o, options.Limits));
+        services.AddSingleton(new CallbackAddressPolicy(options.Backbone.AllowPrivateCallbackAddresses));
+        if (options.Backbone.Enabled)
+        {
+            services.AddSingleton<BackboneHost>();
+            services.AddHostedService(sp => sp.GetRequiredService<BackboneHost>());
+            services.TryAddSingleton<IPublishHandler, BackbonePublishHandler>();
+            services.TryAddSingleton<IWebhookTransport>(sp => new HttpWebhookTransport(sandbox.BackboneCertificate, trust,
+                sp.GetRequiredService<CallbackAddressPolicy>(), options.Backbone.WebhookTimeout, sp.GetRequiredService<TimeProvider>()));
+        }
+
         services.AddHealthChecks().AddCheck<PublishPipelineHealthCheck>("publish-pipeline", tags: [HealthEndpoints.ReadyTag]);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -116,6 +134,7 @@ public static class HalfhourServer
     private static void MapEndpoints(WebApplication app)
     {
         HealthEndpoints.Map(app);
+        OpenApiDocument.Map(app);
         OperatorEndpoints.Map(app);
 
         var participant = app.MapGroup("")
@@ -123,5 +142,9 @@ public static class HalfhourServer
             .RequireRateLimiting(ParticipantRateLimit.PolicyName);
         participant.MapGet("/participant/me", ParticipantSelfEndpoint.Get);
         participant.MapPost("/dip-channel/{id}", DipChannelEndpoint.PublishAsync).AddEndpointFilter<DipSignatureFilter>();
+        PullEndpoints.Map(participant);
+        WebhookConfigEndpoints.Map(participant);
+        DeliveryStatusEndpoint.Map(participant);
+        ReplayEndpoints.Map(participant);
     }
 }

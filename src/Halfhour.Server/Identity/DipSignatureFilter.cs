@@ -14,7 +14,7 @@ namespace Halfhour.Server.Identity;
 /// participant and were not seen before (401 with the exact reason). The verified body is then available to the
 /// endpoint as a <see cref="RequestBody"/> feature.
 /// </summary>
-internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, ParticipantRegistry registry, HalfhourServerOptions options) : IEndpointFilter
+internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, ParticipantRegistry registry, HalfhourServerOptions options, AuditRecorder audit) : IEndpointFilter
 {
     // The challenge of a refused signature (RFC 9110 requires one on a 401): the headers that must verify.
     private const string SignatureChallenge =
@@ -48,6 +48,8 @@ internal sealed class DipSignatureFilter(DipSignatureVerifier verifier, Particip
         if (!verification.IsValid)
         {
             if (verification.Failure != SignatureFailure.ReplayGuardSaturated) http.Response.Headers.WWWAuthenticate = SignatureChallenge;
+            audit.Record(Broker.Audit.AuditAction.AuthenticationFailed, participant.Participant.DipId, participant.Participant.Environment.ToString(),
+                $"{request.Method} {request.Path}", $"{verification.Reason}: {verification.Detail}");
             return verification.Failure == SignatureFailure.ReplayGuardSaturated
                 ? Problem.Result(StatusCodes.Status503ServiceUnavailable, "Signature cannot be checked now", verification.Detail, verification.Reason)
                 : Problem.Result(StatusCodes.Status401Unauthorized, "Message signature refused", verification.Detail, verification.Reason);

@@ -10,7 +10,8 @@ namespace Halfhour.Server.Identity;
 /// participant, and answers a refusal with its specific problem details instead of a bare 401.
 /// </summary>
 internal sealed class ParticipantAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ParticipantIdentifier identifier)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ParticipantIdentifier identifier,
+    Hosting.AuditRecorder audit)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Participant";
@@ -25,6 +26,7 @@ internal sealed class ParticipantAuthenticationHandler(
         if (failure is not null)
         {
             Context.Features.Set(failure);
+            audit.AuthenticationFailed(Context, failure.Reason, failure.Detail);
             return AuthenticateResult.Fail(failure.Detail);
         }
 

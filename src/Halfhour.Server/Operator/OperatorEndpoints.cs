@@ -17,11 +17,11 @@ internal static class OperatorEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/operator").AddEndpointFilter<OperatorKeyFilter>();
-        group.MapGet("/participants", List);
-        group.MapPost("/participants", Register);
-        group.MapPost("/participants/{environment}/{dipId}/credentials", Rotate);
-        group.MapDelete("/participants/{environment}/{dipId}/certificates/{thumbprint}", RetireCertificate);
+        var group = routes.MapGroup("/operator").AddEndpointFilter<OperatorKeyFilter>().WithTags("Operator");
+        group.MapGet("/participants", List).WithSummary("List participants, optionally of one environment");
+        group.MapPost("/participants", Register).WithSummary("Register a participant; answers its API key (once) and certificate");
+        group.MapPost("/participants/{environment}/{dipId}/credentials", Rotate).WithSummary("Rotate a participant's credentials");
+        group.MapDelete("/participants/{environment}/{dipId}/certificates/{thumbprint}", RetireCertificate).WithSummary("Retire one certificate of a participant");
     }
 
     private static IResult List(ParticipantRegistry registry, string? environment)
