@@ -88,6 +88,7 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         settings["Halfhour:DataDirectory"] = DataDirectory;
         settings["Halfhour:Port"] = "0";
+        settings["Halfhour:Backbone:Enabled"] = "false"; // these two share one data directory and test the HTTP layer only
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
     }

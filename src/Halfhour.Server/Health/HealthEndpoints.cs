@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Halfhour.Server.Hosting;
 using Halfhour.Server.Publishing;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -31,11 +32,25 @@ internal static class HealthEndpoints
     }
 }
 
-/// <summary>Ready only when a publish pipeline is registered: without one the server identifies participants but stores nothing.</summary>
+/// <summary>
+/// Ready only when a publish pipeline is registered and the backbone behind it runs: without one the server
+/// identifies participants but stores nothing; while the backbone recovers its store, requests would wait.
+/// </summary>
 internal sealed class PublishPipelineHealthCheck(IServiceProvider services) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(services.GetService<IPublishHandler>() is { } handler
-            ? HealthCheckResult.Healthy($"Publishing through {handler.GetType().Name}.")
-            : HealthCheckResult.Unhealthy("No publish pipeline is registered: participants can connect but POST /dip-channel/{id} answers 503."));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (services.GetService<IPublishHandler>() is not { } handler)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("No publish pipeline is registered: participants can connect but POST /dip-channel/{id} answers 503."));
+        }
+
+        var host = services.GetService<BackboneHost>();
+        return Task.FromResult(host?.WhenReady.Status switch
+        {
+            null or TaskStatus.RanToCompletion => HealthCheckResult.Healthy($"Publishing through {handler.GetType().Name}."),
+            TaskStatus.Faulted => HealthCheckResult.Unhealthy($"The backbone failed to start: {host.WhenReady.Exception?.InnerException?.Message}"),
+            _ => HealthCheckResult.Unhealthy("The backbone is starting (recovering its store)."),
+        });
+    }
 }

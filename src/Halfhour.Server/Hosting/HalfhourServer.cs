@@ -74,6 +74,13 @@ public static class HalfhourServer
             .AddAuthenticationSchemes(ParticipantAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
         services.AddRateLimiter(o => ParticipantRateLimit.Configure(o, options.Limits));
+        if (options.Backbone.Enabled)
+        {
+            services.AddSingleton<BackboneHost>();
+            services.AddHostedService(sp => sp.GetRequiredService<BackboneHost>());
+            services.TryAddSingleton<IPublishHandler, BackbonePublishHandler>();
+        }
+
         services.AddHealthChecks().AddCheck<PublishPipelineHealthCheck>("publish-pipeline", tags: [HealthEndpoints.ReadyTag]);
 
         builder.WebHost.ConfigureKestrel(kestrel =>

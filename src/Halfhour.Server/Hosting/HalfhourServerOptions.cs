@@ -29,6 +29,15 @@ public sealed record HalfhourServerOptions
     /// <summary>When true a participant must present its client certificate; an API key alone is refused (production practice).</summary>
     public bool RequireClientCertificate { get; init; }
 
+    /// <summary>
+    /// A file of event-store encryption keys (<c>ID:BASE64</c> lines). When unset, the <c>HALFHOUR_LOG_KEYS</c>
+    /// environment variable; when that is unset too, a key file the server creates in the data directory on first start.
+    /// </summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>The backbone behind the participant API: store, delivery, webhooks.</summary>
+    public BackboneHostOptions Backbone { get; init; } = new();
+
     /// <summary>Request limits and rates.</summary>
     public RequestLimits Limits { get; init; } = new();
 }

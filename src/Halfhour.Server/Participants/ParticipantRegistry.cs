@@ -56,6 +56,10 @@ public sealed class ParticipantRegistry
     /// <summary>The participant with a DIP ID in an environment, or null.</summary>
     public RegisteredParticipant? Find(ParticipantKey key) => _snapshot.ByKey.GetValueOrDefault(key);
 
+    /// <summary>The participants holding a role in an environment (routing reads this on every message, so it is precomputed per snapshot).</summary>
+    public IReadOnlyList<Participant> InRole(MarketEnvironment environment, Role role) =>
+        _snapshot.ByRole.GetValueOrDefault((environment, role)) ?? [];
+
     /// <summary>The SHA-256 thumbprints of a participant's registered certificates (empty when it is unknown): what its signatures are checked against.</summary>
     public IReadOnlySet<string> CertificateThumbprints(ParticipantKey key) =>
         _snapshot.ThumbprintsByKey.GetValueOrDefault(key) ?? FrozenSet<string>.Empty;
@@ -220,6 +224,8 @@ public sealed class ParticipantRegistry
 
             ByThumbprint = byThumbprint.ToFrozenDictionary(StringComparer.Ordinal);
             ByApiKeyHash = byApiKey.ToFrozenDictionary(StringComparer.Ordinal);
+            ByRole = all.GroupBy(p => (p.Participant.Environment, p.Participant.Role))
+                .ToFrozenDictionary(g => g.Key, g => (IReadOnlyList<Participant>)[.. g.Select(p => p.Participant).OrderBy(p => p.DipId, StringComparer.Ordinal)]);
         }
 
         public IReadOnlyList<RegisteredParticipant> All { get; }
@@ -227,6 +233,7 @@ public sealed class ParticipantRegistry
         public FrozenDictionary<ParticipantKey, FrozenSet<string>> ThumbprintsByKey { get; }
         public FrozenDictionary<string, RegisteredParticipant> ByThumbprint { get; }
         public FrozenDictionary<string, RegisteredParticipant> ByApiKeyHash { get; }
+        public FrozenDictionary<(MarketEnvironment, Role), IReadOnlyList<Participant>> ByRole { get; }
 
         public static Snapshot Of(IReadOnlyList<RegisteredParticipant> all) => new(all);
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Halfhour.Broker.Publishing;
 using Halfhour.Client.Contract;
 using Halfhour.Server.Hosting;
 using Halfhour.Server.Identity;
@@ -40,7 +41,18 @@ internal static partial class DipChannelEndpoint
                 : Problem.Result(StatusCodes.Status400BadRequest, "Malformed batch", shape.Error, "malformed-batch");
         }
 
-        var outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count), cancellationToken);
+        PublishOutcome outcome;
+        try
+        {
+            outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count), cancellationToken);
+        }
+        catch (PublishRequestException refused)
+        {
+            return Problem.Result(refused.StatusCode, refused.Title, refused.Detail,
+                refused.StatusCode == StatusCodes.Status404NotFound ? "unknown-channel" : "malformed-batch");
+        }
+
+
         var response = new StandardResponse(outcome.Messages, DipTimestamp(clock.GetUtcNow()));
         return TypedResults.Json(response, statusCode: outcome.StatusCode);
     }
