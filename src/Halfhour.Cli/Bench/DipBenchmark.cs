@@ -27,7 +27,7 @@ public static class DipBenchmark
     public static Command Create()
     {
         var messages = new Option<long>("--messages") { DefaultValueFactory = _ => DefaultMessages, Description = "IF-021 messages to publish." };
-        var url = new Option<Uri?>("--url") { Description = "Measure a running backbone instead of starting one (needs --data: its data directory)." };
+        var url = new Option<string?>("--url") { Description = "Measure a running backbone instead of starting one (needs --data: its data directory)." };
         var data = new Option<DirectoryInfo?>("--data") { Description = "The data directory of the backbone given by --url (its CA, operator key and sandbox)." };
         var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 8, Description = "Concurrent publishing requests." };
         var command = new Command("dip", "The DIP path end to end: signed IF-021 arrays of 100 over mutual TLS, published and pulled by every recipient.");
@@ -45,7 +45,7 @@ public static class DipBenchmark
                 return 1;
             }
 
-            var report = await RunAsync(parse.GetValue(url), parse.GetValue(data)?.FullName, parse.GetValue(messages), parse.GetValue(connections), cancellationToken);
+            var report = await RunAsync(parse.GetValue(url) is { } address ? new Uri(address) : null, parse.GetValue(data)?.FullName, parse.GetValue(messages), parse.GetValue(connections), cancellationToken);
             await report.PublishAsync(parse.GetValue(BenchCommand.JsonOption), cancellationToken);
             return 0;
         });
@@ -67,7 +67,7 @@ public static class DipBenchmark
                 // The participant rate limit protects a shared backbone from one participant; this one benchmark
                 // sender must not be throttled by it.
                 server = StartHalfhour("serve", "--data", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    "--Halfhour:Limits:RequestsPerSecond=1000000", "--Halfhour:Limits:RequestBurst=1000000");
+                    "--Halfhour:Limits:RequestsPerSecond=1000000", "--Halfhour:Limits:RequestBurst=1000000", "--Logging:LogLevel:Default=Warning");
                 await WaitReadyAsync(url, dataDirectory!, server, cancellationToken);
             }
 

@@ -43,7 +43,7 @@ internal static class DipLoadGenerator
     /// <summary>Builds the hidden <c>load</c> subcommand.</summary>
     public static Command Create()
     {
-        var url = new Option<Uri>("--url") { Required = true, Description = "The backbone's base address." };
+        var url = new Option<string>("--url") { Required = true, Description = "The backbone's base address." };
         var data = new Option<DirectoryInfo>("--data") { Required = true, Description = "The backbone's data directory (its CA and sandbox participants)." };
         var roster = new Option<FileInfo>("--roster") { Required = true, Description = "The enrolled roster's credentials (JSON)." };
         var messages = new Option<long>("--messages") { DefaultValueFactory = _ => 100_000 };
@@ -58,7 +58,7 @@ internal static class DipLoadGenerator
 
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
-            var outcome = await RunAsync(parse.GetValue(url)!, parse.GetValue(data)!.FullName, DipMarket.Read(parse.GetValue(roster)!.FullName),
+            var outcome = await RunAsync(new Uri(parse.GetValue(url)!), parse.GetValue(data)!.FullName, DipMarket.Read(parse.GetValue(roster)!.FullName),
                 parse.GetValue(messages), parse.GetValue(first), parse.GetValue(connections), cancellationToken);
             await File.WriteAllBytesAsync(parse.GetValue(result)!.FullName, JsonSerializer.SerializeToUtf8Bytes(outcome), cancellationToken);
             return outcome.FirstError is null ? 0 : 2;
@@ -168,14 +168,17 @@ internal static class DipLoadGenerator
         while (!cancellationToken.IsCancellationRequested)
         {
             using var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={BatchSize}&waitSeconds={WaitSeconds}", cancellationToken);
-            if (!response.IsSuccessStatusCode)
+            List<string> receipts = [];
+            if (response.IsSuccessStatusCode)
+            {
+                receipts = ReceiptsOf(await response.Content.ReadAsByteArrayAsync(cancellationToken));
+            }
+            else
             {
                 run.Fail($"GET native/v1/channels/IF-021/messages answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-                await Task.Delay(500, cancellationToken);
-                continue;
+                await Task.Delay(TimeSpan.FromSeconds(WaitSeconds), cancellationToken);
             }
 
-            var receipts = ReceiptsOf(await response.Content.ReadAsByteArrayAsync(cancellationToken));
             if (receipts.Count == 0)
             {
                 if (publishing.IsCompleted && clock.Elapsed - quietSince > QuietEnd)
