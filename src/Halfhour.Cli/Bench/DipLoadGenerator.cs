@@ -9,19 +9,20 @@ using Halfhour.Market.Participants;
 namespace Halfhour.Cli.Bench;
 
 /// <summary>What one run of the load generator measured, handed back to <see cref="DipBenchmark"/> as JSON.</summary>
-/// <param name="Sent">Messages sent.</param>
-/// <param name="Accepted">Messages answered MSG0000.</param>
-/// <param name="Requests">Requests answered.</param>
-/// <param name="PublishSeconds">Wall time from the first request to the last answer.</param>
+/// <param name="Sent">Messages sent in the measured phase.</param>
+/// <param name="Accepted">Messages of the measured phase answered MSG0000.</param>
+/// <param name="Requests">Requests of the measured phase answered.</param>
+/// <param name="PublishSeconds">Wall time of the measured phase, to its last answer.</param>
 /// <param name="P50Ms">Median request latency.</param>
 /// <param name="P99Ms">99th percentile request latency.</param>
-/// <param name="Delivered">Copies pulled and acknowledged by all recipients.</param>
-/// <param name="DeliverSeconds">Wall time from the first request to the last copy pulled.</param>
+/// <param name="Delivered">Copies pulled and acknowledged by all recipients, warm-up included.</param>
+/// <param name="DeliveredMeasured">Copies pulled from the start of the measured phase on.</param>
+/// <param name="DeliverSeconds">Wall time from the start of the measured phase to the last copy pulled.</param>
 /// <param name="Expected">Copies the recipients should pull: accepted messages times recipients per message.</param>
-/// <param name="CpuSeconds">CPU time of the load generator over the run (building, signing, TLS, pulling).</param>
+/// <param name="CpuSeconds">CPU time of the load generator from the measured phase on (building, signing, TLS, pulling).</param>
 /// <param name="FirstError">The first refusal or failure seen, if any.</param>
 internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
-    long Delivered, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError);
+    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError);
 
 /// <summary>
 /// <c>halfhour bench dip load</c> (hidden): the load generator of <c>bench dip</c>, run as its own process so that its CPU
@@ -48,10 +49,11 @@ internal static class DipLoadGenerator
         var roster = new Option<FileInfo>("--roster") { Required = true, Description = "The enrolled roster's credentials (JSON)." };
         var messages = new Option<long>("--messages") { DefaultValueFactory = _ => 100_000 };
         var first = new Option<long>("--first") { Description = "The number of the first message (sender references must be new to the backbone)." };
+        var warmup = new Option<long>("--warmup") { Description = "Messages published before the measured ones." };
         var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 8, Description = "Concurrent publishing requests (each on its own connection)." };
         var result = new Option<FileInfo>("--result") { Required = true, Description = "Where to write the measured result (JSON)." };
         var command = new Command("load", "The load generator of bench dip (run by it).") { Hidden = true };
-        foreach (var option in (Option[])[url, data, roster, messages, first, connections, result])
+        foreach (var option in (Option[])[url, data, roster, messages, first, warmup, connections, result])
         {
             command.Options.Add(option);
         }
@@ -59,15 +61,21 @@ internal static class DipLoadGenerator
         command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
         {
             var outcome = await RunAsync(new Uri(parse.GetValue(url)!), parse.GetValue(data)!.FullName, DipMarket.Read(parse.GetValue(roster)!.FullName),
-                parse.GetValue(messages), parse.GetValue(first), parse.GetValue(connections), cancellationToken);
+                (parse.GetValue(first), parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), cancellationToken);
             await File.WriteAllBytesAsync(parse.GetValue(result)!.FullName, JsonSerializer.SerializeToUtf8Bytes(outcome), cancellationToken);
             return outcome.FirstError is null ? 0 : 2;
         });
         return command;
     }
 
-    private static async Task<DipLoadResult> RunAsync(Uri url, string dataDirectory, List<ParticipantCredentials> roster, long messages, long first, int connections,
-        CancellationToken cancellationToken)
+    /// <summary>The line the load generator prints when the measured phase starts (after the warm-up).</summary>
+    public const string MeasuringLine = "bench dip load: measuring";
+
+    /// <summary>The line it prints when the measured phase's last answer has come.</summary>
+    public const string PublishedLine = "bench dip load: published";
+
+    private static async Task<DipLoadResult> RunAsync(Uri url, string dataDirectory, List<ParticipantCredentials> roster, (long First, long Warmup, long Messages) plan,
+        int connections, CancellationToken cancellationToken)
     {
         var trust = DipMarket.Trust(dataDirectory);
         var builder = DipMarket.Builder();
@@ -80,15 +88,22 @@ internal static class DipLoadGenerator
         // separate clients keep the connections' work apart as real senders' systems would.
         var publishers = Enumerable.Range(0, connections).Select(_ => DipMarket.Connect(url, trust, sender, sign: true)).ToList();
         var pullers = recipients.Select(p => DipMarket.Connect(url, trust, p, sign: false)).ToList();
+        var clock = Stopwatch.StartNew();
+        var publishing = new TaskCompletionSource();
+        var pulling = Task.WhenAll(pullers.Select(client => Task.Run(() => PullAsync(client, run, publishing.Task, clock, cancellationToken), cancellationToken)));
+
+        // The warm-up lets tiered compilation finish and connections open, so the measured phase is the steady state.
+        var warmup = new Phase(plan.First, plan.First + plan.Warmup, connections);
+        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, warmup, i, clock, cancellationToken), cancellationToken)));
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpuBefore = process.TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        var latencies = new List<double>[connections];
-        var publishing = Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, first, messages, latencies[i] = [], clock, cancellationToken), cancellationToken)));
-        var pulling = Task.WhenAll(pullers.Select(client => Task.Run(() => PullAsync(client, run, publishing, clock, cancellationToken), cancellationToken)));
-        await publishing;
-        var publishSeconds = run.LastAnswer.TotalSeconds;
+        Console.Out.WriteLine(MeasuringLine);
+        run.MeasureFrom(clock.Elapsed);
+        var measured = new Phase(warmup.End, warmup.End + plan.Messages, connections) { StartedAt = clock.Elapsed };
+        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, measured, i, clock, cancellationToken), cancellationToken)));
+        Console.Out.WriteLine(PublishedLine);
+        publishing.SetResult();
         await pulling;
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -97,25 +112,26 @@ internal static class DipLoadGenerator
             client.Dispose();
         }
 
-        var all = latencies.SelectMany(l => l).Order().ToArray();
+        var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
-        return new DipLoadResult(run.Sent, run.Accepted, all.Length, publishSeconds, Percentile(0.5), Percentile(0.99), run.Delivered,
-            run.LastDelivery.TotalSeconds, run.Accepted * (2 + centralCopies), cpu, run.FirstError);
+        return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * (2 + centralCopies), cpu, run.FirstError);
     }
 
-    private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, long first, long messages,
-        List<double> latencies, Stopwatch clock, CancellationToken cancellationToken)
+    private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,
+        Stopwatch clock, CancellationToken cancellationToken)
     {
         var body = new ArrayBufferWriter<byte>(BatchSize * (builder.MaxMessageBytes + 1) + 2);
+        var latencies = phase.Latencies[lane];
         while (!cancellationToken.IsCancellationRequested)
         {
-            var start = Interlocked.Add(ref run.NextMessage, BatchSize) - BatchSize;
-            if (start >= messages)
+            var start = Interlocked.Add(ref phase.Next, BatchSize) - BatchSize;
+            if (start >= phase.End)
             {
                 return;
             }
 
-            var count = (int)Math.Min(BatchSize, messages - start);
+            var count = (int)Math.Min(BatchSize, phase.End - start);
             body.ResetWrittenCount();
             body.Write("["u8);
             for (var i = 0; i < count; i++)
@@ -125,7 +141,7 @@ internal static class DipLoadGenerator
                     body.Write(","u8);
                 }
 
-                builder.Write(first + start + i, body);
+                builder.Write(start + i, body);
             }
 
             body.Write("]"u8);
@@ -136,8 +152,8 @@ internal static class DipLoadGenerator
             var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
             var answeredAt = clock.Elapsed;
             latencies.Add((answeredAt - sentAt).TotalMilliseconds);
-            Interlocked.Add(ref run.Sent, count);
-            run.Answered(answeredAt);
+            Interlocked.Add(ref phase.Sent, count);
+            Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);
             if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.MultiStatus))
             {
                 run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(answer.Length, 600)))}");
@@ -158,8 +174,25 @@ internal static class DipLoadGenerator
                 }
             }
 
-            Interlocked.Add(ref run.Accepted, accepted);
+            Interlocked.Add(ref phase.Accepted, accepted);
         }
+    }
+
+    /// <summary>One publishing phase: the messages <c>[Next, End)</c> shared out in batches, and what their answers said.</summary>
+    private sealed class Phase(long first, long end, int lanes)
+    {
+        public long Next = first;
+        public long Sent;
+        public long Accepted;
+        public long LastAnswerTicks;
+
+        public long End { get; } = end;
+
+        public TimeSpan StartedAt { get; init; }
+
+        public TimeSpan LastAnswer => TimeSpan.FromTicks(Interlocked.Read(ref LastAnswerTicks));
+
+        public List<double>[] Latencies { get; } = [.. Enumerable.Range(0, lanes).Select(_ => new List<double>())];
     }
 
     private static async Task PullAsync(HttpClient client, Run run, Task publishing, Stopwatch clock, CancellationToken cancellationToken)
@@ -198,8 +231,7 @@ internal static class DipLoadGenerator
                 continue;
             }
 
-            Interlocked.Add(ref run.Delivered, receipts.Count);
-            run.Pulled(clock.Elapsed);
+            run.Pulled(receipts.Count, clock.Elapsed);
         }
     }
 
@@ -225,25 +257,30 @@ internal static class DipLoadGenerator
         return receipts;
     }
 
-    /// <summary>The counters the publishing and pulling tasks share.</summary>
+    /// <summary>What the pulling tasks share: copies delivered, when, and the first error of the run.</summary>
     private sealed class Run
     {
-        public long NextMessage;
-        public long Sent;
-        public long Accepted;
         public long Delivered;
-        private long _lastAnswerTicks;
+        public long DeliveredMeasured;
         private long _lastDeliveryTicks;
+        private long _measureFromTicks = long.MaxValue;
+        private int _firstErrorSet;
 
         public string? FirstError { get; private set; }
 
-        public TimeSpan LastAnswer => TimeSpan.FromTicks(Interlocked.Read(ref _lastAnswerTicks));
-
         public TimeSpan LastDelivery => TimeSpan.FromTicks(Interlocked.Read(ref _lastDeliveryTicks));
 
-        public void Answered(TimeSpan at) => Max(ref _lastAnswerTicks, at.Ticks);
+        public void MeasureFrom(TimeSpan at) => Interlocked.Exchange(ref _measureFromTicks, at.Ticks);
 
-        public void Pulled(TimeSpan at) => Max(ref _lastDeliveryTicks, at.Ticks);
+        public void Pulled(int copies, TimeSpan at)
+        {
+            Interlocked.Add(ref Delivered, copies);
+            if (at.Ticks >= Interlocked.Read(ref _measureFromTicks))
+            {
+                Interlocked.Add(ref DeliveredMeasured, copies);
+                Max(ref _lastDeliveryTicks, at.Ticks);
+            }
+        }
 
         public void Fail(string error)
         {
@@ -254,9 +291,7 @@ internal static class DipLoadGenerator
             }
         }
 
-        private int _firstErrorSet;
-
-        private static void Max(ref long target, long value)
+        public static void Max(ref long target, long value)
         {
             var current = Interlocked.Read(ref target);
             while (value > current)

@@ -24,7 +24,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
     private const int SendersPerDataService = 2;
 
     [Fact]
-    public Task Killed_server_delivers_every_accepted_message_and_nothing_else() => RunAsync(kills: 10, budget: TimeSpan.FromSeconds(90));
+    public Task Killed_server_delivers_every_accepted_message_and_nothing_else() => RunAsync(kills: 10, budget: TimeSpan.FromSeconds(150));
 
     [Fact]
     [Trait("Category", "Soak")]
@@ -49,15 +49,18 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
                 .ToList();
             var pullers = market.Recipients.Select(r => PullAsync(r, ledger, stopPulling.Token)).ToList();
 
-            // Kill at random moments: while batches are in flight, between append and answer, during a pull.
-            var perKill = (budget * 0.6 - clock.Elapsed) / kills;
+            // Kill at random moments (0.3 to 2.5 s after the server is ready): while batches are in flight, between
+            // an append and its answer, during a pull. The budget bounds a machine too slow to restart in time.
+            var restarts = new List<double>();
             var done = 0;
-            for (; done < kills && clock.Elapsed < budget * 0.6; done++)
+            for (; done < kills && clock.Elapsed < budget * 0.75; done++)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, Math.Max(400, (int)(perKill.TotalMilliseconds * 0.7)))));
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 2500)));
                 await server.KillAsync();
                 ledger.Kills++;
+                var restart = Stopwatch.StartNew();
                 await server.StartAsync();
+                restarts.Add(restart.Elapsed.TotalSeconds);
             }
 
             // Let the senders finish: each completes its batch in hand (retrying until answered) and stops.
@@ -75,7 +78,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
             await Task.WhenAll(pullers);
 
             var missing = ledger.Missing();
-            output.WriteLine($"seed {seed}: {done} kills in {clock.Elapsed.TotalSeconds:N0} s; {ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates), " +
+            output.WriteLine($"seed {seed}: {done} kills in {clock.Elapsed.TotalSeconds:N0} s (restarts {restarts.DefaultIfEmpty().Average():N1} s on average); {ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates), " +
                 $"{ledger.Unanswered} requests unanswered and sent again, {ledger.DeliveryCount} copies pulled, {missing.Count} copies missing.");
             Assert.True(done >= kills, $"only {done} of {kills} kills fitted in the time budget");
             Assert.True(ledger.Accepted.Count > kills * BatchSize, $"too little was accepted to test anything: {ledger.Accepted.Count} messages");
