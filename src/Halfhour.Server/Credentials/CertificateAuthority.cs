@@ -87,6 +87,14 @@ public sealed class CertificateAuthority : IDisposable
             ServerLifetime, names.Build());
     }
 
+    /// <summary>
+    /// Issues the backbone's own certificate: it signs what the backbone pushes to webhooks (the DIP signature headers)
+    /// and identifies the backbone as a TLS client to receivers that ask for one. Kept apart from the TLS server
+    /// certificate, which is renewed on its own schedule and is for serving only.
+    /// </summary>
+    public IssuedCertificate IssueBackboneCertificate(string name) =>
+        Issue($"CN={Escape(name)}, O=Halfhour", ExtendedKeyUsage.ClientAuthentication, X509KeyUsageFlags.DigitalSignature, ClientLifetime, alternativeNames: null);
+
     /// <summary>Issues a participant's client certificate: CN is the DIP ID, O the organisation; usable for mTLS and for signing.</summary>
     public IssuedCertificate IssueClientCertificate(string dipId, string organisation) =>
         Issue($"CN={dipId}, O={Escape(organisation)}", ExtendedKeyUsage.ClientAuthentication, X509KeyUsageFlags.DigitalSignature, ClientLifetime, alternativeNames: null);

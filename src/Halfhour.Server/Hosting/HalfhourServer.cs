@@ -1,5 +1,6 @@
 using System.Security.Authentication;
 using System.Text.Json.Serialization;
+using Halfhour.Broker.Delivery;
 using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
 using Halfhour.Server.Credentials;
@@ -10,7 +11,10 @@ using Halfhour.Server.Operator;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Halfhour.Server.Publishing;
+using Halfhour.Server.Pull;
+using Halfhour.Server.Push;
 using Halfhour.Server.Sandbox;
+using Halfhour.Server.Tracking;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -74,11 +78,14 @@ public static class HalfhourServer
             .AddAuthenticationSchemes(ParticipantAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
         services.AddRateLimiter(o => ParticipantRateLimit.Configure(o, options.Limits));
+        services.AddSingleton(new CallbackAddressPolicy(options.Backbone.AllowPrivateCallbackAddresses));
         if (options.Backbone.Enabled)
         {
             services.AddSingleton<BackboneHost>();
             services.AddHostedService(sp => sp.GetRequiredService<BackboneHost>());
             services.TryAddSingleton<IPublishHandler, BackbonePublishHandler>();
+            services.TryAddSingleton<IWebhookTransport>(sp => new HttpWebhookTransport(sandbox.BackboneCertificate, trust,
+                sp.GetRequiredService<CallbackAddressPolicy>(), options.Backbone.WebhookTimeout, sp.GetRequiredService<TimeProvider>()));
         }
 
         services.AddHealthChecks().AddCheck<PublishPipelineHealthCheck>("publish-pipeline", tags: [HealthEndpoints.ReadyTag]);
@@ -130,5 +137,8 @@ public static class HalfhourServer
             .RequireRateLimiting(ParticipantRateLimit.PolicyName);
         participant.MapGet("/participant/me", ParticipantSelfEndpoint.Get);
         participant.MapPost("/dip-channel/{id}", DipChannelEndpoint.PublishAsync).AddEndpointFilter<DipSignatureFilter>();
+        PullEndpoints.Map(participant);
+        WebhookConfigEndpoints.Map(participant);
+        DeliveryStatusEndpoint.Map(participant);
     }
 }

@@ -18,8 +18,8 @@ public sealed record SandboxParticipant(Participant Participant, string ApiKey, 
 /// server's certificate, an operator API key and one DEV participant per role, so that a newcomer can connect
 /// with mutual TLS and signed messages at once.
 /// </summary>
-public sealed class SandboxCredentials(string directory, CertificateAuthority authority, X509Certificate2 serverCertificate, string operatorApiKey,
-    IReadOnlyList<SandboxParticipant> participants) : IDisposable
+public sealed class SandboxCredentials(string directory, CertificateAuthority authority, X509Certificate2 serverCertificate, X509Certificate2 backboneCertificate,
+    string operatorApiKey, IReadOnlyList<SandboxParticipant> participants) : IDisposable
 {
     /// <summary>The sandbox folder's name under the data directory.</summary>
     public const string FolderName = "sandbox";
@@ -32,6 +32,12 @@ public sealed class SandboxCredentials(string directory, CertificateAuthority au
 
     /// <summary>The server's TLS certificate, with its key.</summary>
     public X509Certificate2 ServerCertificate { get; } = serverCertificate;
+
+    /// <summary>The backbone's own certificate, with its key: signs webhook pushes (receivers verify against <see cref="BackboneCertificatePath"/>).</summary>
+    public X509Certificate2 BackboneCertificate { get; } = backboneCertificate;
+
+    /// <summary>The backbone's certificate, PEM: what a webhook receiver checks the backbone's signatures against.</summary>
+    public string BackboneCertificatePath => Path.Combine(Directory, SandboxLayout.BackboneCertificate);
 
     /// <summary>The operator API key from <c>operator-api-key.txt</c>.</summary>
     public string OperatorApiKey { get; } = operatorApiKey;
@@ -53,6 +59,7 @@ public sealed class SandboxCredentials(string directory, CertificateAuthority au
     {
         Authority.Dispose();
         ServerCertificate.Dispose();
+        BackboneCertificate.Dispose();
     }
 }
 
@@ -63,6 +70,8 @@ internal static class SandboxLayout
     public const string AuthorityKey = "ca-key.pem";
     public const string ServerCertificate = "server.pem";
     public const string ServerKey = "server-key.pem";
+    public const string BackboneCertificate = "backbone.pem";
+    public const string BackboneKey = "backbone-key.pem";
     public const string OperatorApiKey = "operator-api-key.txt";
     public const string ParticipantsFile = "participants.json";
     public const string ParticipantCertificate = "cert.pem";

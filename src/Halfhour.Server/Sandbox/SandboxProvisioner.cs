@@ -46,6 +46,7 @@ public static class SandboxProvisioner
             Path.Combine(directory, SandboxLayout.AuthorityCertificate), Path.Combine(directory, SandboxLayout.AuthorityKey),
             "Halfhour Sandbox CA", clock);
         var server = EnsureServerCertificate(directory, authority, clock);
+        var backbone = EnsureBackboneCertificate(directory, authority);
         var operatorKey = EnsureSecret(Path.Combine(directory, SandboxLayout.OperatorApiKey));
         // Key generation dominates a first start (RSA 2048 takes up to a second on a small machine), so the
         // participants are provisioned in parallel; the registry serialises its own changes.
@@ -55,7 +56,7 @@ public static class SandboxProvisioner
 
         AtomicFile.Write(Path.Combine(directory, SandboxLayout.ParticipantsFile),
             JsonSerializer.SerializeToUtf8Bytes(participants.Select(Describe), s_json), secret: true);
-        return new SandboxCredentials(directory, authority, server, operatorKey, participants);
+        return new SandboxCredentials(directory, authority, server, backbone, operatorKey, participants);
     }
 
     /// <summary>The demo participant of a role: DIP ID 99000000nn, an MPID of the role's first three letters and a letter by its number.</summary>
@@ -87,6 +88,18 @@ public static class SandboxProvisioner
         }
 
         var issued = authority.IssueServerCertificate(["localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback]);
+        AtomicFile.WriteText(keyPath, issued.PrivateKeyPem, secret: true);
+        AtomicFile.WriteText(certificatePath, issued.CertificatePem);
+        return issued.Certificate;
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 EnsureBackboneCertificate(string directory, CertificateAuthority authority)
+    {
+        var certificatePath = Path.Combine(directory, SandboxLayout.BackboneCertificate);
+        var keyPath = Path.Combine(directory, SandboxLayout.BackboneKey);
+        if (File.Exists(certificatePath) && File.Exists(keyPath)) return PemCredentials.Load(certificatePath, keyPath);
+
+        var issued = authority.IssueBackboneCertificate("Halfhour Backbone");
         AtomicFile.WriteText(keyPath, issued.PrivateKeyPem, secret: true);
         AtomicFile.WriteText(certificatePath, issued.CertificatePem);
         return issued.Certificate;

@@ -8,6 +8,7 @@ using Halfhour.Market.Participants;
 using Halfhour.Server.Credentials;
 using Halfhour.Server.Hosting;
 using Halfhour.Server.Participants;
+using Halfhour.Server.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -39,9 +40,20 @@ public sealed class BackboneServer : IAsyncDisposable
 
     public static MarketEnvironment Environment => MarketEnvironment.DEV;
 
+    // Creating a sandbox generates an RSA key per role (seconds on a small machine): done once per test run, then copied.
+    private static readonly Lazy<string> s_template = new(() =>
+    {
+        var template = Path.Combine(Path.GetTempPath(), "halfhour-backbone-template-" + Guid.NewGuid().ToString("N"));
+        var registry = ParticipantRegistry.Open(Path.Combine(template, "registry", "participants.json"));
+        SandboxProvisioner.EnsureCreated(template, registry).Dispose();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(template, recursive: true);
+        return template;
+    });
+
     public static async Task<BackboneServer> StartAsync(Dictionary<string, string?>? settings = null)
     {
         var server = new BackboneServer(settings ?? []);
+        CopyDirectory(s_template.Value, server.DataDirectory);
         await server.StartAsync();
         server.Builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 5_000, Seed = 11 }, server.Roster);
         foreach (var participant in server.Roster.Participants(Environment))
@@ -93,14 +105,55 @@ public sealed class BackboneServer : IAsyncDisposable
     /// <summary>The sender of consumption for generated message <paramref name="number"/>.</summary>
     public string SenderOf(long number) => Roster.DataServiceOf(Builder.MpanOf(number));
 
-    public byte[] Batch(params long[] numbers) =>
-        Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(Builder.Build(n)))) + "]");
+    public byte[] Batch(params long[] numbers) => BatchOnDay(0, numbers);
+
+    /// <summary>Messages for the settlement day <paramref name="day"/> days after the first: same MPANs, new references.</summary>
+    public byte[] BatchOnDay(int day, params long[] numbers)
+    {
+        var builder = _builders.GetOrAdd(day, d => new ConsumptionMessageBuilder(new ConsumptionMessageOptions
+        {
+            Environment = Environment, MeteringPoints = 5_000, Seed = 11, FirstSettlementDay = new DateOnly(2025, 1, 15).AddDays(d),
+        }, Roster));
+        return Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(builder.Build(n)))) + "]");
+    }
+
+    private readonly ConcurrentDictionary<int, ConsumptionMessageBuilder> _builders = new();
+
+    /// <summary>Publishes the generated messages for a settlement day, each from its sender; their transaction IDs in order.</summary>
+    public async Task<List<string>> PublishAsync(int day, params long[] numbers)
+    {
+        var ids = new List<string>();
+        foreach (var group in numbers.GroupBy(SenderOf))
+        {
+            using var client = ClientOf(group.Key);
+            using var response = await client.PostAsync(new Uri("/dip-channel/IF-021", UriKind.Relative), Json(BatchOnDay(day, [.. group])));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, text);
+            ids.AddRange(System.Text.Json.Nodes.JsonNode.Parse(text)!["messageArray"]!.AsArray().Select(m => m!["transactionID"]!.GetValue<string>()));
+        }
+
+        return ids;
+    }
 
     public static ByteArrayContent Json(byte[] body)
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         return content;
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(directory.Replace(from, to, StringComparison.Ordinal));
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -115,4 +168,14 @@ public sealed class BackboneServer : IAsyncDisposable
         {
         }
     }
+}
+
+/// <summary>One backbone server shared by a collection of tests, started with the given settings.</summary>
+public abstract class BackboneServerFixture(Dictionary<string, string?> settings) : IAsyncLifetime
+{
+    public BackboneServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await BackboneServer.StartAsync(settings);
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
 }
