@@ -86,8 +86,8 @@ internal static class DipLoadGenerator
 
         // One client per connection: HTTP/1.1 gives each concurrent request its own TLS connection anyway, and
         // separate clients keep the connections' work apart as real senders' systems would.
-        var publishers = Enumerable.Range(0, connections).Select(_ => DipMarket.Connect(url, trust, sender, sign: true)).ToList();
-        var pullers = recipients.Select(p => DipMarket.Connect(url, trust, p, sign: false)).ToList();
+        var publishers = Enumerable.Range(0, connections).Select(_ => DipMarket.Connect(url, trust, sender)).ToList();
+        var pullers = recipients.Select(p => DipMarket.Connect(url, trust, p)).ToList();
         var clock = Stopwatch.StartNew();
         var publishing = new TaskCompletionSource();
         var pulling = Task.WhenAll(pullers.Select(client => Task.Run(() => PullAsync(client, run, publishing.Task, clock, cancellationToken), cancellationToken)));
@@ -198,9 +198,12 @@ internal static class DipLoadGenerator
     private static async Task PullAsync(HttpClient client, Run run, Task publishing, Stopwatch clock, CancellationToken cancellationToken)
     {
         var quietSince = clock.Elapsed;
+        long pulls = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            using var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={BatchSize}&waitSeconds={WaitSeconds}", cancellationToken);
+            // The pull number makes each signed GET unique: two identical signed requests within one second of
+            // signing date carry the same signature, and the backbone refuses the second as a replay.
+            using var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={BatchSize}&waitSeconds={WaitSeconds}&pull={++pulls}", cancellationToken);
             List<string> receipts = [];
             if (response.IsSuccessStatusCode)
             {

@@ -53,15 +53,14 @@ internal static class DipMarket
     /// <summary>The authority that signed the backbone's certificate.</summary>
     public static PrivateCaTrust Trust(string dataDirectory) => PrivateCaTrust.FromPemFile(Path.Combine(dataDirectory, "sandbox", "ca.pem"));
 
-    /// <summary>A client of one participant: mutual TLS with its certificate, its API key, and DIP signatures when <paramref name="sign"/>.</summary>
-    public static HttpClient Connect(Uri url, PrivateCaTrust trust, ParticipantCredentials participant, bool sign) =>
+    /// <summary>A client of one participant: mutual TLS with its certificate, its API key, and DIP signatures on every request.</summary>
+    public static HttpClient Connect(Uri url, PrivateCaTrust trust, ParticipantCredentials participant) =>
         DipHttpClient.Create(new DipConnection
         {
             BaseAddress = url,
             Certificate = PemCredentials.Load(participant.Certificate, participant.PrivateKey),
             ApiKey = participant.ApiKey,
             ServerTrust = trust,
-            SignRequests = sign,
         });
 
     /// <summary>

@@ -62,14 +62,14 @@ public sealed class CrashMarket : IDisposable
         foreach (var p in roster.Participants(Environment))
         {
             var issued = await operatorApi.EnrolAsync(p.DipId, p.Role.ToString(), p.Mpid, p.Name, Environment.ToString());
-            participants.Add(new CrashParticipant(p.DipId, p.Role, Connect(server, trust, issued.LoadCertificate(), issued.ApiKey, sign: p.Role == Role.SDS)));
+            participants.Add(new CrashParticipant(p.DipId, p.Role, Connect(server, trust, issued.LoadCertificate(), issued.ApiKey)));
         }
 
         foreach (var entry in JsonSerializer.Deserialize<List<SandboxEntry>>(await File.ReadAllBytesAsync(Path.Combine(server.SandboxDirectory, "participants.json")), Json)!)
         {
             if (entry.Role is Role.LSS or Role.MDS)
             {
-                participants.Add(new CrashParticipant(entry.DipId, entry.Role, Connect(server, trust, PemCredentials.Load(entry.Certificate, entry.PrivateKey), entry.ApiKey, sign: false)));
+                participants.Add(new CrashParticipant(entry.DipId, entry.Role, Connect(server, trust, PemCredentials.Load(entry.Certificate, entry.PrivateKey), entry.ApiKey)));
             }
         }
 
@@ -84,12 +84,10 @@ public sealed class CrashMarket : IDisposable
         }
     }
 
-    // Senders sign (the DIP channel requires it); recipients only pull, so their repeated identical GETs are not
-    // mistaken for replayed signatures. Short timeouts: a request to a killed server must fail soon, not hang the test.
-    private static HttpClient Connect(ServerProcess server, PrivateCaTrust trust, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, string apiKey,
-        bool sign)
+    // Short timeouts: a request to a killed server must fail soon, not hang the test.
+    private static HttpClient Connect(ServerProcess server, PrivateCaTrust trust, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, string apiKey)
     {
-        var client = DipHttpClient.Create(new DipConnection { BaseAddress = server.BaseAddress, Certificate = certificate, ApiKey = apiKey, ServerTrust = trust, SignRequests = sign });
+        var client = DipHttpClient.Create(new DipConnection { BaseAddress = server.BaseAddress, Certificate = certificate, ApiKey = apiKey, ServerTrust = trust });
         client.Timeout = TimeSpan.FromSeconds(10);
         return client;
     }

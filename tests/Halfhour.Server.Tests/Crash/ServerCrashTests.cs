@@ -173,11 +173,13 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
     /// <summary>One recipient: pull, record, acknowledge, until told to stop; errors while the server is down are waited out.</summary>
     private static async Task PullAsync(CrashParticipant recipient, Ledger ledger, CancellationToken stop)
     {
+        long pulls = 0;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                using var response = await recipient.Client.GetAsync("native/v1/channels/IF-021/messages?max=100&waitSeconds=1", stop);
+                // The pull number makes each signed GET unique, so two within one second are not refused as a replay.
+                using var response = await recipient.Client.GetAsync($"native/v1/channels/IF-021/messages?max=100&waitSeconds=1&pull={++pulls}", stop);
                 if (!response.IsSuccessStatusCode)
                 {
                     await Task.Delay(200, stop);
