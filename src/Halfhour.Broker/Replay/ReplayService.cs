@@ -19,7 +19,11 @@ public sealed record ReplayQuery(DateTimeOffset? From, DateTimeOffset? To, strin
 /// <summary>One page of replayed messages and, when more may follow, the token for the next page.</summary>
 /// <param name="Messages">The stamped messages (replayIndicator true), in the order they were routed.</param>
 /// <param name="ContinuationToken">Null on the last page.</param>
-public sealed record ReplayPage(IReadOnlyList<byte[]> Messages, string? ContinuationToken);
+public sealed record ReplayPage(IReadOnlyList<byte[]> Messages, string? ContinuationToken)
+{
+    /// <summary>The transaction ID and MPAN core of each message, in the same order (what a re-push needs to track them).</summary>
+    public IReadOnlyList<(string TransactionId, string Mpan)> Identities { get; init; } = [];
+}
 
 /// <summary>
 /// Replays what was routed to a recipient on one channel, from its inbox, never anything else; pages
@@ -78,18 +82,19 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
             return await ReplayByIdAsync(environment, dipId, interfaceId, query, ids, cancellationToken);
         }
 
+        // The token is checked first, so a forged one is refused even where there is nothing to replay.
+        long? resumeAt = continuationToken is null ? null : ParseToken(continuationToken);
         var inbox = TopicLayout.InboxTopic(environment, dipId, interfaceId);
         if (!(await _store.ListTopicsAsync(cancellationToken)).Contains(inbox))
         {
             return new ReplayPage([], null);
         }
 
-        var position = continuationToken is null
-            ? await _store.OffsetAtAsync(inbox, 0, query.From ?? DateTimeOffset.UnixEpoch, cancellationToken)
-            : ParseToken(continuationToken);
+        var position = resumeAt ?? await _store.OffsetAtAsync(inbox, 0, query.From ?? DateTimeOffset.UnixEpoch, cancellationToken);
         var range = await _store.RangeAsync(inbox, 0, cancellationToken);
         position = Math.Max(position, range.Start);
         var messages = new List<byte[]>();
+        var identities = new List<(string, string)>();
         var lastSeen = new Dictionary<int, long>();
         var examined = 0;
         while (position < range.Next)
@@ -104,7 +109,7 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
             {
                 if (messages.Count == pageSize || examined == MaxExaminedPerPage)
                 {
-                    return new ReplayPage(messages, Token(record.Offset));
+                    return new ReplayPage(messages, Token(record.Offset)) { Identities = identities };
                 }
 
                 examined++;
@@ -112,7 +117,7 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
                 if (query.To is { } to && record.Timestamp > to + TimeSpan.FromMinutes(1))
                 {
                     // Inboxes are written in time order, moments after acceptance: nothing later can match.
-                    return new ReplayPage(messages, null);
+                    return new ReplayPage(messages, null) { Identities = identities };
                 }
 
                 var pointer = InboxPointer.Read(record.Value.Span);
@@ -125,17 +130,20 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
                 var message = await ReadAsync(environment, pointer.InterfaceId, pointer.Partition, pointer.Offset, cancellationToken);
                 if (message is not null && Matches(message, query))
                 {
-                    messages.Add(_stamper.Stamp(message, pointer.Partition, pointer.Offset, replay: true).Bytes);
+                    var (transactionId, bytes) = _stamper.Stamp(message, pointer.Partition, pointer.Offset, replay: true);
+                    messages.Add(bytes);
+                    identities.Add((transactionId, message.Mpan));
                 }
             }
         }
 
-        return new ReplayPage(messages, null);
+        return new ReplayPage(messages, null) { Identities = identities };
     }
 
     private async Task<ReplayPage> ReplayByIdAsync(MarketEnvironment environment, string dipId, string interfaceId, ReplayQuery query, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
         var messages = new List<byte[]>(ids.Count);
+        var identities = new List<(string, string)>(ids.Count);
         foreach (var id in ids)
         {
             if (!TransactionId.TryParse(id, out var idInterface, out var partition, out var offset) || idInterface != interfaceId)
@@ -146,11 +154,13 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
             var message = await ReadAsync(environment, interfaceId, partition, offset, cancellationToken);
             if (message is not null && message.IsRoutedTo(dipId) && Matches(message, query with { TransactionIds = null }))
             {
-                messages.Add(_stamper.Stamp(message, partition, offset, replay: true).Bytes);
+                var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: true);
+                messages.Add(bytes);
+                identities.Add((transactionId, message.Mpan));
             }
         }
 
-        return new ReplayPage(messages, null);
+        return new ReplayPage(messages, null) { Identities = identities };
     }
 
     private static bool Matches(StoredMessage message, ReplayQuery query)

@@ -1,5 +1,6 @@
 using Halfhour.Broker;
 using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Replay;
 using Halfhour.Broker.Storage;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Storage;
@@ -22,6 +23,7 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
     private readonly ILogger _log = loggers.CreateLogger<BackboneHost>();
     private readonly TaskCompletionSource<Backbone> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebhookDelivery? _delivery;
+    private RequeueRunner? _requeues;
 
     /// <summary>Completes with the running backbone, or faults when it could not start.</summary>
     public Task<Backbone> WhenReady => _ready.Task;
@@ -31,6 +33,9 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
 
     /// <summary>The webhook pusher, once the backbone runs.</summary>
     public WebhookDelivery? Delivery => Volatile.Read(ref _delivery);
+
+    /// <summary>The requeue runner, once the backbone runs (null without a webhook transport).</summary>
+    public RequeueRunner? Requeues => Volatile.Read(ref _requeues);
 
     /// <summary>The backbone, waiting for it to start.</summary>
     public Task<Backbone> GetAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
@@ -65,6 +70,10 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
                 }, loggers.CreateLogger<WebhookDelivery>());
                 delivery.Start();
                 Volatile.Write(ref _delivery, delivery);
+                Volatile.Write(ref _requeues, new RequeueRunner(backbone.Replays, backbone.Webhooks, transport, new RequeueOptions
+                {
+                    InitialBackoff = options.Backbone.WebhookInitialBackoff,
+                }, time, loggers.CreateLogger<RequeueRunner>()));
             }
 
             LogStarted(_log, directory);
@@ -81,6 +90,7 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _requeues, null) is { } requeues) await requeues.DisposeAsync();
         if (Interlocked.Exchange(ref _delivery, null) is { } delivery) await delivery.DisposeAsync();
         if (Current is { } backbone) await backbone.DisposeAsync();
     }

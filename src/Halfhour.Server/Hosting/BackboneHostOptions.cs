@@ -21,6 +21,9 @@ public sealed record BackboneHostOptions
     /// <summary>The longest wait between webhook retries.</summary>
     public TimeSpan WebhookMaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Messages per replay page (206 and a continuation token when more follow). 100: the DIP's default webhook batch.</summary>
+    public int ReplayPageSize { get; init; } = 100;
+
     /// <summary>
     /// Outside the sandbox (DEV), webhook callbacks must be public HTTPS addresses; true also allows private and
     /// loopback ones (a deployment whose participants sit on the same private network).

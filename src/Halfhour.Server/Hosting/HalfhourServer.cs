@@ -12,6 +12,7 @@ using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Halfhour.Server.Publishing;
 using Halfhour.Server.Pull;
+using Halfhour.Server.Replay;
 using Halfhour.Server.Push;
 using Halfhour.Server.Sandbox;
 using Halfhour.Server.Tracking;
@@ -140,5 +141,6 @@ public static class HalfhourServer
         PullEndpoints.Map(participant);
         WebhookConfigEndpoints.Map(participant);
         DeliveryStatusEndpoint.Map(participant);
+        ReplayEndpoints.Map(participant);
     }
 }

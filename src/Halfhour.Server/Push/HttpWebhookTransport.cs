@@ -68,7 +68,7 @@ public sealed class HttpWebhookTransport : IWebhookTransport, IDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(messages);
-        var body = JoinArray(messages);
+        var body = MessageArray.Join(messages.Count, i => messages[i].Message);
         using var request = new HttpRequestMessage(HttpMethod.Post, config.CallbackUrl) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         foreach (var (name, value) in _signer.Sign("POST", config.CallbackUrl, body).AsPairs())
@@ -162,24 +162,6 @@ public sealed class HttpWebhookTransport : IWebhookTransport, IDisposable
         { Date: { } date } => date - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
         _ => null,
     };
-
-    private static byte[] JoinArray(IReadOnlyList<Delivery> messages)
-    {
-        var length = 2 + Math.Max(0, messages.Count - 1);
-        foreach (var message in messages) length += message.Message.Length;
-        var body = new byte[length];
-        var position = 0;
-        body[position++] = (byte)'[';
-        for (var i = 0; i < messages.Count; i++)
-        {
-            if (i > 0) body[position++] = (byte)',';
-            messages[i].Message.CopyTo(body, position);
-            position += messages[i].Message.Length;
-        }
-
-        body[position] = (byte)']';
-        return body;
-    }
 
     private static async ValueTask<Stream> ConnectAsync(CallbackAddressPolicy policy, SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Halfhour.Broker.Audit;
+using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Replay;
+using Halfhour.Server.Hosting;
+using Halfhour.Server.Identity;
+using Halfhour.Server.Problems;
+
+namespace Halfhour.Server.Replay;
+
+/// <summary>
+/// What a recipient can have again of what was routed to it, never anyone else's: <c>replay</c> answers the
+/// matching messages in pages (200, or 206 with <c>X-Continuation-Token</c> to send back for the next page);
+/// <c>requeue</c> re-pushes them to its webhook in the background (202 with a requeue ID, one at a time per
+/// recipient, 429 while one runs); <c>requeueStatus</c> tells how far they got (204 when there is none).
+/// Replayed and requeued messages carry replayIndicator true.
+/// </summary>
+internal static class ReplayEndpoints
+{
+    /// <summary>The header that carries the position of the next replay page, both ways.</summary>
+    public const string ContinuationHeader = "X-Continuation-Token";
+
+    /// <summary>A requeue in progress is asked about again after five seconds, no sooner.</summary>
+    private const int BusyRetryAfterSeconds = 5;
+
+    public static void Map(RouteGroupBuilder participant)
+    {
+        var group = participant.MapGroup("/dip-channel/{id}").AddEndpointFilter<DipSignatureFilter>().WithTags("DIP");
+        group.MapPost("/replay/{recipientId}", ReplayAsync).WithSummary("Replay the caller's messages of a channel, in pages");
+        group.MapPost("/requeue/{recipientId}", RequeueAsync).WithSummary("Re-push the caller's messages of a channel to its webhook");
+        group.MapGet("/requeueStatus/{recipientId}", RequeueStatusAsync).WithSummary("The progress of the caller's requeues on a channel");
+    }
+
+    private static async Task<IResult> ReplayAsync(string id, string recipientId, HttpContext http, HalfhourServerOptions options)
+    {
+        var (backbone, problem) = await http.ChannelAsync(id, recipientId);
+        if (problem is not null) return problem;
+        if (!TryQuery(http, out var query, out problem)) return problem;
+
+        var caller = http.RequireParticipant().Participant;
+        var token = http.Request.Headers.TryGetValue(ContinuationHeader, out var sent) && sent.ToString().Length > 0 ? sent.ToString() : null;
+        ReplayPage page;
+        try
+        {
+            page = await backbone!.Replays.ReplayAsync(caller.Environment, caller.DipId, id, query, token, options.Backbone.ReplayPageSize, http.RequestAborted);
+        }
+        catch (FormatException e)
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, "Unknown continuation token", e.Message, "bad-continuation-token");
+        }
+
+        if (token is null)
+        {
+            await http.AuditAsync(backbone, AuditAction.Replayed, id, $"Replay asked: {Describe(query)}.");
+        }
+
+        if (page.ContinuationToken is { } next) http.Response.Headers[ContinuationHeader] = next;
+        var body = TypedResults.Bytes(MessageArray.Join(page.Messages.Count, i => page.Messages[i]), "application/json");
+        return page.ContinuationToken is null ? body : new StatusResult(StatusCodes.Status206PartialContent, body);
+    }
+
+    private static async Task<IResult> RequeueAsync(string id, string recipientId, HttpContext http)
+    {
+        var (backbone, problem) = await http.ChannelAsync(id, recipientId);
+        if (problem is not null) return problem;
+        if (!TryQuery(http, out var query, out problem)) return problem;
+        var runner = http.RequestServices.GetRequiredService<BackboneHost>().Requeues;
+        if (runner is null)
+        {
+            return Problem.Result(StatusCodes.Status503ServiceUnavailable, "Requeue not available", "This server pushes no webhooks, so it cannot requeue; use replay.", "requeue-unavailable");
+        }
+
+        var caller = http.RequireParticipant().Participant;
+        string requeueId;
+        try
+        {
+            requeueId = runner.Start(caller.Environment, caller.DipId, id, query);
+        }
+        catch (RequeueBusyException busy)
+        {
+            http.Response.Headers.RetryAfter = BusyRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Problem.Result(StatusCodes.Status429TooManyRequests, "A requeue is running",
+                $"Requeue {busy.RunningRequeueId} is still running; one requeue at a time per recipient. Follow it with requeueStatus and ask again when it has finished.",
+                "requeue-running");
+        }
+        catch (InvalidOperationException e)
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, "No webhook to requeue to", e.Message, "no-webhook");
+        }
+
+        await http.AuditAsync(backbone!, AuditAction.Requeued, id, $"Requeue {requeueId} started: {Describe(query)}.");
+        return TypedResults.Json(requeueId, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> RequeueStatusAsync(string id, string recipientId, HttpContext http, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "requeue-id")] string? requeueId)
+    {
+        var (_, problem) = await http.ChannelAsync(id, recipientId);
+        if (problem is not null) return problem;
+        var caller = http.RequireParticipant().Participant;
+        var statuses = http.RequestServices.GetRequiredService<BackboneHost>().Requeues?.StatusOf(caller.Environment, caller.DipId, id, requeueId) ?? [];
+        if (statuses.Count == 0) return TypedResults.NoContent();
+        return TypedResults.Ok(statuses.Select(s => new RequeueStatusView(s.RequeueId, s.PercentComplete, s.TotalTransactions, s.ProcessedTransactions, s.State.ToString(), s.Detail)));
+    }
+
+    private static bool TryQuery(HttpContext http, out ReplayQuery query, out IResult problem)
+    {
+        query = null!;
+        problem = null!;
+        MessageRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize(http.Features.Get<RequestBody>()!.Memory.Span, ReplayJsonContext.Default.MessageRequest);
+        }
+        catch (JsonException e)
+        {
+            problem = Invalid($"The body is not a MessageRequest {{datetimeFrom, datetimeTo, eventCode, MPAN, transactionIDs, version}}: {e.Message}");
+            return false;
+        }
+
+        if (request is null)
+        {
+            problem = Invalid("The body is empty; send a MessageRequest (null for the filters you do not want).");
+            return false;
+        }
+
+        if (!TryInstant(request.DatetimeFrom, out var from) || !TryInstant(request.DatetimeTo, out var to))
+        {
+            problem = Invalid($"datetimeFrom and datetimeTo must be DT-003 date-times such as 2026-11-27T09:00:00+00:00, or null; got '{request.DatetimeFrom}' and '{request.DatetimeTo}'.");
+            return false;
+        }
+
+        if (from > to)
+        {
+            problem = Invalid("datetimeFrom is after datetimeTo; nothing could match.");
+            return false;
+        }
+
+        if (request.TransactionIds is { Count: 0 or > 100 })
+        {
+            problem = Invalid("transactionIDs holds 1 to 100 transaction IDs, or is left out.");
+            return false;
+        }
+
+        query = new ReplayQuery(from, to, request.EventCode, request.Mpan, request.TransactionIds);
+        return true;
+    }
+
+    private static bool TryInstant(string? text, out DateTimeOffset? instant)
+    {
+        instant = null;
+        if (string.IsNullOrEmpty(text)) return true;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)) return false;
+        instant = parsed;
+        return true;
+    }
+
+    private static string Describe(ReplayQuery q) => string.Create(CultureInfo.InvariantCulture,
+        $"from {q.From?.ToString("O", CultureInfo.InvariantCulture) ?? "the start"} to {q.To?.ToString("O", CultureInfo.InvariantCulture) ?? "now"}, event code {q.EventCode ?? "any"}, MPAN {q.Mpan ?? "any"}, {q.TransactionIds?.Count ?? 0} transaction IDs");
+
+    private static IResult Invalid(string detail) => Problem.Result(StatusCodes.Status400BadRequest, "Invalid message request", detail, "invalid-message-request");
+
+    /// <summary>An answer with another status code around a result (206 around the page's bytes).</summary>
+    private sealed class StatusResult(int status, IResult inner) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}
+
+/// <summary>The DIP's MessageRequest: which messages to replay or requeue. Every filter may be null.</summary>
+/// <param name="DatetimeFrom">Accepted at or after (DT-003).</param>
+/// <param name="DatetimeTo">Accepted at or before (DT-003).</param>
+/// <param name="EventCode">Only this event code.</param>
+/// <param name="Mpan">Only this MPAN core.</param>
+/// <param name="TransactionIds">Only these transaction IDs (1 to 100).</param>
+/// <param name="Version">The schema version asked for (recorded, not used: messages are replayed as they were sent).</param>
+public sealed record MessageRequest(
+    [property: JsonPropertyName("datetimeFrom")] string? DatetimeFrom,
+    [property: JsonPropertyName("datetimeTo")] string? DatetimeTo,
+    [property: JsonPropertyName("eventCode")] string? EventCode,
+    [property: JsonPropertyName("MPAN")] string? Mpan,
+    [property: JsonPropertyName("transactionIDs")] IReadOnlyList<string>? TransactionIds,
+    [property: JsonPropertyName("version")] string? Version);
+
+/// <summary>The DIP's RequeueStatus, with the reason beside it when a requeue stopped short.</summary>
+/// <param name="RequeueId">The requeue ID.</param>
+/// <param name="PercentComplete">Taken over matched, in percent.</param>
+/// <param name="TotalTransactions">How many messages matched.</param>
+/// <param name="ProcessedTransactions">How many the webhook took.</param>
+/// <param name="Status">Processing, Completed, Failed or PartialCompletion.</param>
+/// <param name="Detail">Why it failed or stopped short (a Halfhour extension).</param>
+public sealed record RequeueStatusView(
+    [property: JsonPropertyName("requeueId")] string RequeueId,
+    [property: JsonPropertyName("percentComplete")] double PercentComplete,
+    [property: JsonPropertyName("totalTransactions")] long TotalTransactions,
+    [property: JsonPropertyName("processedTransactions")] long ProcessedTransactions,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("detail")] string? Detail);
+
+/// <summary>Source-generated JSON of the replay API.</summary>
+[JsonSerializable(typeof(MessageRequest))]
+[JsonSourceGenerationOptions(UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+internal sealed partial class ReplayJsonContext : JsonSerializerContext;
