@@ -18,6 +18,7 @@ public static class BenchCommand
         // Suites register here, one line each.
         bench.Subcommands.Add(LogBenchmark.Create());
         bench.Subcommands.Add(ValidateBenchmark.Create());
+        bench.Subcommands.Add(DipBenchmark.Create());
         return bench;
     }
 }

@@ -1,0 +1,216 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Halfhour.Cli.Bench;
+
+/// <summary>
+/// <c>halfhour bench dip</c>: the whole participant path under load. A backbone runs as its own process (or is given by
+/// <c>--url</c>); the load generator (<see cref="DipLoadGenerator"/>) runs as another, so the two processes' CPU is
+/// measured apart. Figures: messages accepted per second with full validation and fsync, request latency, copies
+/// delivered per second, the minutes a market day of 30 million messages takes at that rate, and CPU per message.
+/// </summary>
+public static class DipBenchmark
+{
+    // The market's daily consumption volume (DESIGN.md): the day_minutes figure is this at the measured rate.
+    private const double MarketDayMessages = 30_000_000;
+
+    // Enough messages for a rate steady over tens of seconds, few enough that the suite ends within about two
+    // minutes on a busy two-core machine, where publishing with every recipient pulling runs at 1,300-1,600 msg/s.
+    private const long DefaultMessages = 40_000;
+
+    // Messages published before measuring: tiered compilation of the server's hot path takes a good part of a
+    // 2-core machine for the first 10-20 seconds (a fifth of the server's CPU in a profile of a cold start).
+    private const long DefaultWarmup = 10_000;
+
+    // How long a started backbone may take to create its sandbox (CA, server and participant keys) and listen.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Builds the <c>dip</c> suite, with its hidden <c>load</c> subcommand.</summary>
+    public static Command Create()
+    {
+        var messages = new Option<long>("--messages") { DefaultValueFactory = _ => DefaultMessages, Description = "IF-021 messages to publish." };
+        var url = new Option<string?>("--url") { Description = "Measure a running backbone instead of starting one (needs --data: its data directory)." };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "The data directory of the backbone given by --url (its CA, operator key and sandbox)." };
+        var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 8, Description = "Concurrent publishing requests." };
+        var warmup = new Option<long>("--warmup") { DefaultValueFactory = _ => DefaultWarmup, Description = "Messages published before measuring." };
+        var command = new Command("dip", "The DIP path end to end: signed IF-021 arrays of 100 over mutual TLS, published and pulled by every recipient.");
+        foreach (var option in (Option[])[BenchCommand.JsonOption, messages, warmup, url, data, connections])
+        {
+            command.Options.Add(option);
+        }
+
+        command.Subcommands.Add(DipLoadGenerator.Create());
+        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        {
+            if (parse.GetValue(url) is not null && parse.GetValue(data) is null)
+            {
+                await Console.Error.WriteLineAsync("bench dip: --url needs --data, the backbone's data directory (its CA, operator key and sandbox participants).");
+                return 1;
+            }
+
+            var report = await RunAsync(parse.GetValue(url) is { } address ? new Uri(address) : null, parse.GetValue(data)?.FullName, (parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), cancellationToken);
+            await report.PublishAsync(parse.GetValue(BenchCommand.JsonOption), cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task<BenchReport> RunAsync(Uri? url, string? dataDirectory, (long Warmup, long Messages) plan, int connections, CancellationToken cancellationToken)
+    {
+        var work = Path.Combine(Path.GetTempPath(), "halfhour-bench-dip-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        Process? server = null;
+        try
+        {
+            if (url is null)
+            {
+                dataDirectory = Path.Combine(work, "data");
+                var port = FreePort();
+                url = new Uri($"https://127.0.0.1:{port}/");
+                // The participant rate limit protects a shared backbone from one participant; this one benchmark
+                // sender must not be throttled by it.
+                server = StartHalfhour(redirect: false, "serve", "--data", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--Halfhour:Limits:RequestsPerSecond=1000000", "--Halfhour:Limits:RequestBurst=1000000", "--Logging:LogLevel:Default=Warning");
+                await WaitReadyAsync(url, dataDirectory!, server, cancellationToken);
+            }
+
+            Console.Out.WriteLine("bench dip: enrolling the roster's participants…");
+            var roster = await DipMarket.EnrolAsync(url, dataDirectory!, Path.Combine(work, "roster"), cancellationToken);
+            var rosterFile = Path.Combine(work, "roster.json");
+            DipMarket.Write(rosterFile, roster);
+            var resultFile = Path.Combine(work, "result.json");
+            // Sender references must be new to a backbone that has seen earlier runs (de-duplication remembers two days).
+            var first = DateTimeOffset.UtcNow.ToUnixTimeSeconds() % 1_000_000 * 10_000_000;
+
+            Console.Out.WriteLine($"bench dip: publishing {plan.Warmup:N0} messages to warm up, then {plan.Messages:N0} measured, over {connections} connections to {url}…");
+            var invariant = System.Globalization.CultureInfo.InvariantCulture;
+            using var load = StartHalfhour(redirect: true, "bench", "dip", "load", "--url", url.ToString(), "--data", dataDirectory!, "--roster", rosterFile,
+                "--messages", plan.Messages.ToString(invariant), "--warmup", plan.Warmup.ToString(invariant), "--first", first.ToString(invariant),
+                "--connections", connections.ToString(invariant), "--result", resultFile);
+            // The server's CPU is sampled when the load generator says the measured phase starts and ends.
+            double measuring = double.NaN, published = double.NaN;
+            while (await load.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+            {
+                if (line == DipLoadGenerator.MeasuringLine) measuring = CpuOf(server);
+                else if (line == DipLoadGenerator.PublishedLine) published = CpuOf(server);
+                else Console.Out.WriteLine(line);
+            }
+
+            await load.WaitForExitAsync(cancellationToken);
+            var serverCpu = (PublishOnly: published - measuring, WithDelivery: CpuOf(server) - measuring);
+            if (!File.Exists(resultFile))
+            {
+                throw new InvalidOperationException($"the load generator ended ({load.ExitCode}) without a result.");
+            }
+
+            var result = JsonSerializer.Deserialize<DipLoadResult>(await File.ReadAllBytesAsync(resultFile, cancellationToken))!;
+            return Report(result, serverCpu, plan.Warmup, connections);
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync(CancellationToken.None);
+                server.Dispose();
+            }
+
+            try
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temporary folder is not worth failing the benchmark for.
+            }
+        }
+    }
+
+    private static BenchReport Report(DipLoadResult result, (double PublishOnly, double WithDelivery) serverCpu, long warmup, int connections)
+    {
+        var report = new BenchReport("dip");
+        var rate = result.Accepted / result.PublishSeconds;
+        report.Add("publish_msgs_s", rate, "msg/s", "accepted (MSG0000): validated, routed, fsync'd, encrypted at rest");
+        report.Add("publish_p50_ms", result.P50Ms, "ms", "per request of 100 messages");
+        report.Add("publish_p99_ms", result.P99Ms, "ms", "per request of 100 messages");
+        report.Add("delivered_msgs_s", result.DeliveredMeasured / result.DeliverSeconds, "msg/s", "copies pulled and acknowledged by all recipients");
+        report.Add("day_minutes", MarketDayMessages / rate / 60, "min", "30 million messages at publish_msgs_s");
+        report.Add("messages_accepted", result.Accepted, "msg", $"measured, after {warmup:N0} to warm up");
+        report.Add("copies_delivered", result.Delivered, "msg", $"warm-up included; {result.Expected:N0} expected");
+        if (double.IsFinite(serverCpu.PublishOnly))
+        {
+            report.Add("server_cpu_s", serverCpu.PublishOnly, "s", "server process while the measured messages were published");
+            report.Add("server_cpu_us_per_msg", serverCpu.PublishOnly / Math.Max(1, result.Accepted) * 1e6, "µs", "publishing, with the delivery running beside it");
+            report.Add("server_cpu_with_delivery_s", serverCpu.WithDelivery, "s", "server process until every copy was pulled");
+        }
+
+        report.Add("load_cpu_s", result.CpuSeconds, "s", "load generator process: building, signing, TLS, pulling");
+        report.Add("load_cpu_us_per_msg", result.CpuSeconds / Math.Max(1, result.Accepted) * 1e6, "µs");
+        report.Note($"{connections} publishing connections; arrays of 100 signed IF-021 messages; {Environment.ProcessorCount} cores shared by server and load generator.");
+        if (result.FirstError is not null)
+        {
+            report.Note("first error: " + result.FirstError);
+        }
+
+        return report;
+    }
+
+    /// <summary>Starts this program again with other arguments (<c>dotnet halfhour.dll …</c>), its output passed through or read by the caller.</summary>
+    private static Process StartHalfhour(bool redirect, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = redirect };
+        start.ArgumentList.Add(typeof(DipBenchmark).Assembly.Location);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start " + string.Join(' ', arguments));
+    }
+
+    private static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < StartTimeout)
+        {
+            if (server.HasExited)
+            {
+                throw new InvalidOperationException($"the backbone exited ({server.ExitCode}) before it was ready.");
+            }
+
+            if (File.Exists(Path.Combine(dataDirectory, "sandbox", "ca.pem")))
+            {
+                using var probe = new Client.Transport.OperatorClient(url, DipMarket.Trust(dataDirectory));
+                if (await probe.IsReadyAsync(cancellationToken))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        throw new TimeoutException($"the backbone was not ready at {url}readyz within {StartTimeout.TotalSeconds:N0} s.");
+    }
+
+    private static double CpuOf(Process? process)
+    {
+        if (process is null)
+        {
+            return double.NaN;
+        }
+
+        process.Refresh();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

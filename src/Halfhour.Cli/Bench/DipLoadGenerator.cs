@@ -1,0 +1,312 @@
+using System.Buffers;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Halfhour.Client.Contract;
+using Halfhour.Market.Participants;
+
+namespace Halfhour.Cli.Bench;
+
+/// <summary>What one run of the load generator measured, handed back to <see cref="DipBenchmark"/> as JSON.</summary>
+/// <param name="Sent">Messages sent in the measured phase.</param>
+/// <param name="Accepted">Messages of the measured phase answered MSG0000.</param>
+/// <param name="Requests">Requests of the measured phase answered.</param>
+/// <param name="PublishSeconds">Wall time of the measured phase, to its last answer.</param>
+/// <param name="P50Ms">Median request latency.</param>
+/// <param name="P99Ms">99th percentile request latency.</param>
+/// <param name="Delivered">Copies pulled and acknowledged by all recipients, warm-up included.</param>
+/// <param name="DeliveredMeasured">Copies pulled from the start of the measured phase on.</param>
+/// <param name="DeliverSeconds">Wall time from the start of the measured phase to the last copy pulled.</param>
+/// <param name="Expected">Copies the recipients should pull: accepted messages times recipients per message.</param>
+/// <param name="CpuSeconds">CPU time of the load generator from the measured phase on (building, signing, TLS, pulling).</param>
+/// <param name="FirstError">The first refusal or failure seen, if any.</param>
+internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
+    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError);
+
+/// <summary>
+/// <c>halfhour bench dip load</c> (hidden): the load generator of <c>bench dip</c>, run as its own process so that its CPU
+/// is separate from the server's. The data service signs and sends IF-021 arrays of 100 messages over several mutual-TLS
+/// connections at once, while every recipient (suppliers, distributors, load shaping, market-wide data) pulls its
+/// inbox through the native API and acknowledges.
+/// </summary>
+internal static class DipLoadGenerator
+{
+    // The DIP's customary batch: 100 messages of one sender in one signed request.
+    private const int BatchSize = 100;
+
+    // A recipient's long poll: short, so the end of the run is noticed within a second.
+    private const int WaitSeconds = 1;
+
+    // The run ends when publishing has ended and no recipient has pulled anything for this long.
+    private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(3);
+
+    /// <summary>Builds the hidden <c>load</c> subcommand.</summary>
+    public static Command Create()
+    {
+        var url = new Option<string>("--url") { Required = true, Description = "The backbone's base address." };
+        var data = new Option<DirectoryInfo>("--data") { Required = true, Description = "The backbone's data directory (its CA and sandbox participants)." };
+        var roster = new Option<FileInfo>("--roster") { Required = true, Description = "The enrolled roster's credentials (JSON)." };
+        var messages = new Option<long>("--messages") { DefaultValueFactory = _ => 100_000 };
+        var first = new Option<long>("--first") { Description = "The number of the first message (sender references must be new to the backbone)." };
+        var warmup = new Option<long>("--warmup") { Description = "Messages published before the measured ones." };
+        var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 8, Description = "Concurrent publishing requests (each on its own connection)." };
+        var result = new Option<FileInfo>("--result") { Required = true, Description = "Where to write the measured result (JSON)." };
+        var command = new Command("load", "The load generator of bench dip (run by it).") { Hidden = true };
+        foreach (var option in (Option[])[url, data, roster, messages, first, warmup, connections, result])
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (ParseResult parse, CancellationToken cancellationToken) =>
+        {
+            var outcome = await RunAsync(new Uri(parse.GetValue(url)!), parse.GetValue(data)!.FullName, DipMarket.Read(parse.GetValue(roster)!.FullName),
+                (parse.GetValue(first), parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), cancellationToken);
+            await File.WriteAllBytesAsync(parse.GetValue(result)!.FullName, JsonSerializer.SerializeToUtf8Bytes(outcome), cancellationToken);
+            return outcome.FirstError is null ? 0 : 2;
+        });
+        return command;
+    }
+
+    /// <summary>The line the load generator prints when the measured phase starts (after the warm-up).</summary>
+    public const string MeasuringLine = "bench dip load: measuring";
+
+    /// <summary>The line it prints when the measured phase's last answer has come.</summary>
+    public const string PublishedLine = "bench dip load: published";
+
+    private static async Task<DipLoadResult> RunAsync(Uri url, string dataDirectory, List<ParticipantCredentials> roster, (long First, long Warmup, long Messages) plan,
+        int connections, CancellationToken cancellationToken)
+    {
+        var trust = DipMarket.Trust(dataDirectory);
+        var builder = DipMarket.Builder();
+        var sender = roster.Single(p => p.Role == Role.SDS);
+        var recipients = roster.Concat(DipMarket.Sandbox(dataDirectory)).Where(p => p.Role is Role.SUP or Role.LDSO or Role.LSS or Role.MDS).ToList();
+        var centralCopies = recipients.Count(p => p.Role is Role.LSS or Role.MDS);
+        var run = new Run();
+
+        // One client per connection: HTTP/1.1 gives each concurrent request its own TLS connection anyway, and
+        // separate clients keep the connections' work apart as real senders' systems would.
+        var publishers = Enumerable.Range(0, connections).Select(_ => DipMarket.Connect(url, trust, sender)).ToList();
+        var pullers = recipients.Select(p => DipMarket.Connect(url, trust, p)).ToList();
+        var clock = Stopwatch.StartNew();
+        var publishing = new TaskCompletionSource();
+        var pulling = Task.WhenAll(pullers.Select(client => Task.Run(() => PullAsync(client, run, publishing.Task, clock, cancellationToken), cancellationToken)));
+
+        // The warm-up lets tiered compilation finish and connections open, so the measured phase is the steady state.
+        var warmup = new Phase(plan.First, plan.First + plan.Warmup, connections);
+        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, warmup, i, clock, cancellationToken), cancellationToken)));
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        Console.Out.WriteLine(MeasuringLine);
+        run.MeasureFrom(clock.Elapsed);
+        var measured = new Phase(warmup.End, warmup.End + plan.Messages, connections) { StartedAt = clock.Elapsed };
+        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, measured, i, clock, cancellationToken), cancellationToken)));
+        Console.Out.WriteLine(PublishedLine);
+        publishing.SetResult();
+        await pulling;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        foreach (var client in publishers.Concat(pullers))
+        {
+            client.Dispose();
+        }
+
+        var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
+        double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
+        return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * (2 + centralCopies), cpu, run.FirstError);
+    }
+
+    private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,
+        Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var body = new ArrayBufferWriter<byte>(BatchSize * (builder.MaxMessageBytes + 1) + 2);
+        var latencies = phase.Latencies[lane];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var start = Interlocked.Add(ref phase.Next, BatchSize) - BatchSize;
+            if (start >= phase.End)
+            {
+                return;
+            }
+
+            var count = (int)Math.Min(BatchSize, phase.End - start);
+            body.ResetWrittenCount();
+            body.Write("["u8);
+            for (var i = 0; i < count; i++)
+            {
+                if (i > 0)
+                {
+                    body.Write(","u8);
+                }
+
+                builder.Write(start + i, body);
+            }
+
+            body.Write("]"u8);
+            using var content = new ReadOnlyMemoryContent(body.WrittenMemory);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            var sentAt = clock.Elapsed;
+            using var response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
+            var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            var answeredAt = clock.Elapsed;
+            latencies.Add((answeredAt - sentAt).TotalMilliseconds);
+            Interlocked.Add(ref phase.Sent, count);
+            Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);
+            if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.MultiStatus))
+            {
+                run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(answer.Length, 600)))}");
+                continue;
+            }
+
+            var results = JsonSerializer.Deserialize<StandardResponse>(answer)?.MessageArray ?? [];
+            var accepted = 0;
+            foreach (var result in results)
+            {
+                if (result.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true)
+                {
+                    accepted++;
+                }
+                else
+                {
+                    run.Fail($"a message was refused: {result.Message} {result.Help}");
+                }
+            }
+
+            Interlocked.Add(ref phase.Accepted, accepted);
+        }
+    }
+
+    /// <summary>One publishing phase: the messages <c>[Next, End)</c> shared out in batches, and what their answers said.</summary>
+    private sealed class Phase(long first, long end, int lanes)
+    {
+        public long Next = first;
+        public long Sent;
+        public long Accepted;
+        public long LastAnswerTicks;
+
+        public long End { get; } = end;
+
+        public TimeSpan StartedAt { get; init; }
+
+        public TimeSpan LastAnswer => TimeSpan.FromTicks(Interlocked.Read(ref LastAnswerTicks));
+
+        public List<double>[] Latencies { get; } = [.. Enumerable.Range(0, lanes).Select(_ => new List<double>())];
+    }
+
+    private static async Task PullAsync(HttpClient client, Run run, Task publishing, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var quietSince = clock.Elapsed;
+        long pulls = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // The pull number makes each signed GET unique: two identical signed requests within one second of
+            // signing date carry the same signature, and the backbone refuses the second as a replay.
+            using var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={BatchSize}&waitSeconds={WaitSeconds}&pull={++pulls}", cancellationToken);
+            List<string> receipts = [];
+            if (response.IsSuccessStatusCode)
+            {
+                receipts = ReceiptsOf(await response.Content.ReadAsByteArrayAsync(cancellationToken));
+            }
+            else
+            {
+                run.Fail($"GET native/v1/channels/IF-021/messages answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                await Task.Delay(TimeSpan.FromSeconds(WaitSeconds), cancellationToken);
+            }
+
+            if (receipts.Count == 0)
+            {
+                if (publishing.IsCompleted && clock.Elapsed - quietSince > QuietEnd)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            quietSince = clock.Elapsed;
+            using var acknowledged = await client.PostAsync("native/v1/channels/IF-021/acknowledgements",
+                new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new { receipts })) { Headers = { ContentType = new("application/json") } }, cancellationToken);
+            if (!acknowledged.IsSuccessStatusCode)
+            {
+                run.Fail($"POST acknowledgements answered {(int)acknowledged.StatusCode}: {await acknowledged.Content.ReadAsStringAsync(cancellationToken)}");
+                continue;
+            }
+
+            run.Pulled(receipts.Count, clock.Elapsed);
+        }
+    }
+
+    /// <summary>The receipts of a pull answer, read without building a document of the (large) messages.</summary>
+    private static List<string> ReceiptsOf(byte[] answer)
+    {
+        var receipts = new List<string>();
+        var reader = new Utf8JsonReader(answer);
+        var depth = -1;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("messages"u8))
+            {
+                depth = reader.CurrentDepth;
+            }
+            else if (depth >= 0 && reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 2 && reader.ValueTextEquals("receipt"u8))
+            {
+                reader.Read();
+                receipts.Add(reader.GetString()!);
+            }
+        }
+
+        return receipts;
+    }
+
+    /// <summary>What the pulling tasks share: copies delivered, when, and the first error of the run.</summary>
+    private sealed class Run
+    {
+        public long Delivered;
+        public long DeliveredMeasured;
+        private long _lastDeliveryTicks;
+        private long _measureFromTicks = long.MaxValue;
+        private int _firstErrorSet;
+
+        public string? FirstError { get; private set; }
+
+        public TimeSpan LastDelivery => TimeSpan.FromTicks(Interlocked.Read(ref _lastDeliveryTicks));
+
+        public void MeasureFrom(TimeSpan at) => Interlocked.Exchange(ref _measureFromTicks, at.Ticks);
+
+        public void Pulled(int copies, TimeSpan at)
+        {
+            Interlocked.Add(ref Delivered, copies);
+            if (at.Ticks >= Interlocked.Read(ref _measureFromTicks))
+            {
+                Interlocked.Add(ref DeliveredMeasured, copies);
+                Max(ref _lastDeliveryTicks, at.Ticks);
+            }
+        }
+
+        public void Fail(string error)
+        {
+            if (Interlocked.CompareExchange(ref _firstErrorSet, 1, 0) == 0)
+            {
+                FirstError = error;
+                Console.Error.WriteLine($"bench dip load: {error}");
+            }
+        }
+
+        public static void Max(ref long target, long value)
+        {
+            var current = Interlocked.Read(ref target);
+            while (value > current)
+            {
+                var seen = Interlocked.CompareExchange(ref target, value, current);
+                if (seen == current)
+                {
+                    return;
+                }
+
+                current = seen;
+            }
+        }
+    }
+}
