@@ -13,6 +13,8 @@ need_pkg() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 # (packages are added here as the tests come to need them)
 # The JetStream engine's tests run real nats-server processes; they fail, never skip, without it.
 need_pkg nats-server nats-server
+need_pkg curl curl          # the README's first-message script, run by the tests
+need_pkg openssl openssl    # signs that script's requests
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2
   if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
