@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text;
+using Halfhour.Market.Consumption;
+
+namespace Halfhour.Cli.Tests;
+
+/// <summary><c>halfhour validate</c> as an operator runs it: the built program, real files, exit codes.</summary>
+public sealed class ValidateCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("halfhour-validate-").FullName;
+
+    [Fact]
+    public async Task Valid_messages_exit_0()
+    {
+        var file = Write("valid.json", Array(new ConsumptionMessageBuilder().Build(1), new ConsumptionMessageBuilder().Build(2)));
+        var (code, output) = await RunAsync("validate", file);
+        Assert.True(code == 0, output);
+        Assert.Contains("MSG0000", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_message_exits_1_and_names_the_field_and_the_rule()
+    {
+        var bad = Encoding.UTF8.GetString(new ConsumptionMessageBuilder().Build(3)).Replace("\"periodDuration\":30", "\"periodDuration\":15", StringComparison.Ordinal);
+        var file = Write("invalid.json", Encoding.UTF8.GetBytes(bad));
+        var (code, output) = await RunAsync("validate", "--json", file);
+        Assert.True(code == 1, output);
+        Assert.Contains("periodDuration", output, StringComparison.Ordinal);
+        Assert.Contains("MSG1001", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unreadable_file_exits_2()
+    {
+        var (code, output) = await RunAsync("validate", Path.Combine(_directory, "missing.json"));
+        Assert.True(code == 2, output);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private string Write(string name, byte[] content)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    private static byte[] Array(params byte[][] messages)
+        => Encoding.UTF8.GetBytes("[" + string.Join(",", messages.Select(m => Encoding.UTF8.GetString(m))) + "]");
+
+    private static async Task<(int Code, string Output)> RunAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Cli());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output + await errors);
+    }
+
+    /// <summary>The CLI the solution build put beside its project (the test script builds the solution first).</summary>
+    private static string Cli()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var dll = Path.Combine(directory.FullName, "src", "Halfhour.Cli", "bin", "Release", "net10.0", "halfhour.dll");
+            if (File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
+            {
+                return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is not built; run `dotnet build Halfhour.slnx -c Release` first.");
+            }
+        }
+
+        throw new InvalidOperationException($"no Halfhour.slnx above {AppContext.BaseDirectory}");
+    }
+}
