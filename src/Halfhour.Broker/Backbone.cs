@@ -66,7 +66,7 @@ public sealed class Backbone : IAsyncDisposable
         Appointments = new AppointmentKeeper(directory, options.Time);
         Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, References, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
-        Replays = new ReplayService(store, catalogue, options.Time);
+        Replays = new ReplayService(store, catalogue);
     }
 
     /// <summary>The options it runs with.</summary>
@@ -187,25 +187,14 @@ public sealed class Backbone : IAsyncDisposable
         var restored = 0;
         for (var partition = 0; partition < Layout.PartitionsPerInterface; partition++)
         {
-            var position = await _store.OffsetAtAsync(topic, partition, since, cancellationToken);
-            while (true)
+            var p = partition;
+            await _store.ScanAsync(topic, partition, await _store.OffsetAtAsync(topic, partition, since, cancellationToken), stored =>
             {
-                using var batch = await _store.ReadAsync(topic, partition, position, 4 << 20, cancellationToken);
-                if (batch.Events.Count == 0)
-                {
-                    break;
-                }
-
-                foreach (var stored in batch.Events)
-                {
-                    var message = StoredMessage.Read(stored.Value);
-                    var key = SenderReferenceIndex.KeyOf(environment.ToString(), message.SenderDipId, message.SenderUniqueReference);
-                    References.Restore(key, TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partition, stored.Offset), message.AcceptedAt);
-                    restored++;
-                }
-
-                position = batch.NextOffset;
-            }
+                var message = StoredMessage.Read(stored.Value);
+                var key = SenderReferenceIndex.KeyOf(environment.ToString(), message.SenderDipId, message.SenderUniqueReference);
+                References.Restore(key, TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, p, stored.Offset), message.AcceptedAt);
+                restored++;
+            }, cancellationToken);
         }
 
         return restored;

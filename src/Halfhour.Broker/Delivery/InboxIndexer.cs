@@ -52,9 +52,6 @@ public sealed class InboxIndexer : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>Raised after pointers were appended to an inbox (its topic name), so idle readers can look again.</summary>
-    public event Action<string>? InboxAppended;
-
     /// <summary>Starts following every partition of an interface topic, once.</summary>
     public void Follow(MarketEnvironment environment, string interfaceId, int partitions)
     {
@@ -67,7 +64,7 @@ public sealed class InboxIndexer : IAsyncDisposable
                 if (!_loops.ContainsKey((topic, p)))
                 {
                     var partition = p;
-                    _loops[(topic, p)] = Task.Run(() => RunAsync(environment, topic, partition, _stopping.Token));
+                    _loops[(topic, p)] = Task.Run(() => RunAsync(environment, interfaceId, topic, partition, _stopping.Token));
                 }
             }
         }
@@ -137,6 +134,20 @@ public sealed class InboxIndexer : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    private static string InboxOf(MarketEnvironment environment, string interfaceId, ReadOnlySpan<byte> dipId, Dictionary<string, string> inboxes,
+        Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> lookup)
+    {
+        Span<char> chars = stackalloc char[dipId.Length];
+        var length = System.Text.Encoding.ASCII.GetChars(dipId, chars);
+        if (!lookup.TryGetValue(chars[..length], out var inbox))
+        {
+            var id = new string(chars[..length]);
+            inboxes[id] = inbox = TopicLayout.InboxTopic(environment, id, interfaceId);
+        }
+
+        return inbox;
+    }
+
     private long IndexedThrough(string topic, int partition)
     {
         lock (_lock)
@@ -198,7 +209,7 @@ public sealed class InboxIndexer : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(MarketEnvironment environment, string topic, int partition, CancellationToken cancellationToken)
+    private async Task RunAsync(MarketEnvironment environment, string interfaceId, string topic, int partition, CancellationToken cancellationToken)
     {
         var position = await _store.GetCursorAsync(CursorName, topic, partition, cancellationToken)
                        ?? (await _store.RangeAsync(topic, partition, cancellationToken)).Start;
@@ -210,6 +221,11 @@ public sealed class InboxIndexer : IAsyncDisposable
 
         var writes = new List<EventWrite>();
         var touched = new HashSet<string>(StringComparer.Ordinal);
+        var recipients = new List<Range>();
+
+        // Inbox names by recipient DIP ID, found from the stored bytes without building a string per message.
+        var inboxes = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inboxOf = inboxes.GetAlternateLookup<ReadOnlySpan<char>>();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -220,20 +236,17 @@ public sealed class InboxIndexer : IAsyncDisposable
                 touched.Clear();
                 foreach (var stored in batch.Events)
                 {
-                    var message = StoredMessage.Read(stored.Value);
-                    var pointer = new InboxPointer(message.InterfaceId, partition, stored.Offset).ToArray();
-                    foreach (var tier in (IReadOnlyList<string>[])[message.Primary, message.Secondary, message.Always])
+                    StoredMessage.FindRecipients(stored.Value.Span, recipients);
+                    var pointer = new InboxPointer(interfaceId, partition, stored.Offset).ToArray();
+                    foreach (var recipient in recipients)
                     {
-                        for (var i = 0; i < tier.Count; i++)
+                        var inbox = InboxOf(environment, interfaceId, stored.Value.Span[recipient], inboxes, inboxOf);
+                        if (touched.Add(inbox))
                         {
-                            var inbox = TopicLayout.InboxTopic(environment, tier[i], message.InterfaceId);
-                            if (touched.Add(inbox))
-                            {
-                                await EnsureInboxAsync(inbox, cancellationToken);
-                            }
-
-                            writes.Add(new EventWrite(inbox, 0, stored.Key, pointer));
+                            await EnsureInboxAsync(inbox, cancellationToken);
                         }
+
+                        writes.Add(new EventWrite(inbox, 0, stored.Key, pointer));
                     }
                 }
 
@@ -246,11 +259,6 @@ public sealed class InboxIndexer : IAsyncDisposable
                 lock (_lock)
                 {
                     _indexedThrough[(topic, partition)] = position;
-                }
-
-                foreach (var inbox in touched)
-                {
-                    InboxAppended?.Invoke(inbox);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

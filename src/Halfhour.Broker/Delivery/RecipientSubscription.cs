@@ -40,7 +40,7 @@ public sealed class RecipientSubscription : IDisposable
     private readonly SortedDictionary<long, EventRef?> _ackedAhead = [];
     private readonly Dictionary<(string Topic, int Partition), long> _handedOutHighWater = [];
     private readonly Dictionary<(string Topic, int Partition), long> _ackedHighWater = [];
-    private readonly Dictionary<(string Topic, int Partition), EventBatch> _eventCache = [];
+    private readonly StoredEventReader _events;
     private long _ackedThrough;
     private long _readPosition;
     private bool _loaded;
@@ -51,6 +51,7 @@ public sealed class RecipientSubscription : IDisposable
         InterfaceId = interfaceId;
         _store = store;
         _stamper = new MessageStamper(catalogue);
+        _events = new StoredEventReader(store);
         _time = time;
         Environment = environment;
         DipId = dipId;
@@ -195,12 +196,7 @@ public sealed class RecipientSubscription : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var batch in _eventCache.Values)
-        {
-            batch.Dispose();
-        }
-
-        _eventCache.Clear();
+        _events.Dispose();
         _gate.Dispose();
     }
 
@@ -299,57 +295,8 @@ public sealed class RecipientSubscription : IDisposable
     }
 
     private async Task<ReadOnlyMemory<byte>> ReadEventAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
-    {
-        var key = (topic, partition);
-        if (_eventCache.TryGetValue(key, out var cached))
-        {
-            var found = Find(cached, offset);
-            if (found is not null)
-            {
-                return found.Value;
-            }
-
-            cached.Dispose();
-            _eventCache.Remove(key);
-        }
-
-        var batch = await _store.ReadAsync(topic, partition, offset, EventReadBytes, cancellationToken);
-        _eventCache[key] = batch;
-        return Find(batch, offset) ?? throw new InvalidDataException(
+        => await _events.ReadAsync(topic, partition, offset, cancellationToken) ?? throw new InvalidDataException(
             $"Inbox {InboxTopic} points to {topic}/{partition}@{offset}, which the store does not hold (deleted by retention?).");
-    }
-
-    private static ReadOnlyMemory<byte>? Find(EventBatch batch, long offset)
-    {
-        var events = batch.Events;
-        if (events.Count == 0 || offset < events[0].Offset || offset > events[^1].Offset)
-        {
-            return null;
-        }
-
-        // Offsets are ordered (not always contiguous): binary search.
-        int lo = 0, hi = events.Count - 1;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            var at = events[mid].Offset;
-            if (at == offset)
-            {
-                return events[mid].Value;
-            }
-
-            if (at < offset)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return null;
-    }
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {

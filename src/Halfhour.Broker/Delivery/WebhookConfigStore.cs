@@ -30,22 +30,8 @@ public sealed class WebhookConfigStore(IEventStore store)
     public async ValueTask LoadAsync(CancellationToken cancellationToken = default)
     {
         await _store.EnsureTopicAsync(new TopicSpec(Topic, 1), cancellationToken);
-        var position = (await _store.RangeAsync(Topic, 0, cancellationToken)).Start;
-        while (true)
-        {
-            using var batch = await _store.ReadAsync(Topic, 0, position, 1 << 20, cancellationToken);
-            if (batch.Events.Count == 0)
-            {
-                return;
-            }
-
-            foreach (var stored in batch.Events)
-            {
-                Apply(JsonSerializer.Deserialize(stored.Value.Span, WebhookJsonContext.Default.WebhookChange)!);
-            }
-
-            position = batch.NextOffset;
-        }
+        await _store.ScanAsync(Topic, 0, from: null,
+            stored => Apply(JsonSerializer.Deserialize(stored.Value.Span, WebhookJsonContext.Default.WebhookChange)!), cancellationToken);
     }
 
     /// <summary>The configuration of a recipient's channel, or null when it pulls.</summary>

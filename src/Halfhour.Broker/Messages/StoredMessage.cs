@@ -14,6 +14,9 @@ public sealed class StoredMessage
     /// <summary>Layout version 1; a reader refuses a layout it does not know rather than guess.</summary>
     private const byte LayoutVersion = 1;
 
+    /// <summary>The texts before the recipients: interface, event, sender, role, reference, correlation, MPAN.</summary>
+    private const int TextFields = 7;
+
     /// <summary>A DIP ID is always 10 characters, so recipients are stored without lengths.</summary>
     private const int DipIdLength = 10;
 
@@ -136,6 +139,36 @@ public sealed class StoredMessage
             Always = always,
             Body = stored.Slice(at, length),
         };
+    }
+
+    /// <summary>
+    /// Where the recipients' DIP IDs stand in a stored form (every tier, in order), without decoding anything
+    /// else: the fan-out reads only these, for every message.
+    /// </summary>
+    public static void FindRecipients(ReadOnlySpan<byte> stored, List<Range> recipients)
+    {
+        ArgumentNullException.ThrowIfNull(recipients);
+        if (stored.Length < 9 || stored[0] != LayoutVersion)
+        {
+            throw new InvalidDataException($"A stored message starts with layout version {LayoutVersion}; this one starts with {(stored.Length > 0 ? stored[0] : -1)}.");
+        }
+
+        recipients.Clear();
+        var at = 1 + 8;
+        for (var text = 0; text < TextFields; text++)
+        {
+            at += 2 + BinaryPrimitives.ReadUInt16LittleEndian(stored[at..]);
+        }
+
+        for (var tier = 0; tier < 3; tier++)
+        {
+            var count = BinaryPrimitives.ReadUInt16LittleEndian(stored[at..]);
+            at += 2;
+            for (var i = 0; i < count; i++, at += DipIdLength)
+            {
+                recipients.Add(new Range(at, at + DipIdLength));
+            }
+        }
     }
 
     /// <summary>A copy whose body no longer points into the buffer it was read from.</summary>

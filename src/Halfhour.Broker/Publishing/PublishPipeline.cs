@@ -168,18 +168,14 @@ public sealed class PublishPipeline
             return false;
         }
 
-        var topic = TopicLayout.InterfaceTopic(caller.Environment, interfaceId);
-        using var batch = await _store.ReadAsync(topic, partition, offset, 64 * 1024, cancellationToken);
-        foreach (var stored in batch.Events)
+        var stored = await StoredEventReader.ReadOneAsync(_store, TopicLayout.InterfaceTopic(caller.Environment, interfaceId), partition, offset, cancellationToken);
+        if (stored is null)
         {
-            if (stored.Offset == offset)
-            {
-                var message = StoredMessage.Read(stored.Value);
-                return message.SenderDipId == caller.DipId && message.SenderUniqueReference == facts.SenderUniqueReference;
-            }
+            return false;
         }
 
-        return false;
+        var message = StoredMessage.Read(stored);
+        return message.SenderDipId == caller.DipId && message.SenderUniqueReference == facts.SenderUniqueReference;
     }
 
     private static StoredMessage Describe(InterfaceDefinition definition, Participant caller, MessageFacts facts, RoutedRecipients route, ReadOnlyMemory<byte> bytes, DateTimeOffset acceptedAt)
@@ -228,16 +224,14 @@ public sealed class PublishPipeline
 
         long[] offsets = [];
         Exception? failure = null;
+        try
         {
-            try
-            {
-                // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
-                offsets = await _store.AppendAsync(writes, CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
-            {
-                failure = ex;
-            }
+            // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
+            offsets = await _store.AppendAsync(writes, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
+        {
+            failure = ex;
         }
 
         var w = 0;

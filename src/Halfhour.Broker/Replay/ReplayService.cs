@@ -30,7 +30,7 @@ public sealed record ReplayPage(IReadOnlyList<byte[]> Messages, string? Continua
 /// are bounded both in messages returned and in inbox records examined, so one request's cost is bounded
 /// whatever the filters.
 /// </summary>
-public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogue, TimeProvider time)
+public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogue)
 {
     /// <summary>Examine at most 20,000 inbox records per page, so a selective filter over a long range still answers promptly (206 with a token).</summary>
     private const int MaxExaminedPerPage = 20_000;
@@ -40,7 +40,6 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
 
     private readonly IEventStore _store = store;
     private readonly MessageStamper _stamper = new(catalogue);
-    private readonly TimeProvider _time = time;
 
     /// <summary>Reads one stored message of an interface; null when the store does not hold it.</summary>
     public async Task<StoredMessage?> ReadAsync(MarketEnvironment environment, string interfaceId, int partition, long offset, CancellationToken cancellationToken)
@@ -52,21 +51,9 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
         }
 
         var range = await _store.RangeAsync(topic, partition, cancellationToken);
-        if (offset < range.Start || offset >= range.Next)
-        {
-            return null;
-        }
-
-        using var batch = await _store.ReadAsync(topic, partition, offset, 64 << 10, cancellationToken);
-        foreach (var stored in batch.Events)
-        {
-            if (stored.Offset == offset)
-            {
-                return StoredMessage.Read(stored.Value).Detach();
-            }
-        }
-
-        return null;
+        return offset < range.Start || offset >= range.Next || await StoredEventReader.ReadOneAsync(_store, topic, partition, offset, cancellationToken) is not { } stored
+            ? null
+            : StoredMessage.Read(stored);
     }
 
     /// <summary>
@@ -97,6 +84,7 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
         var identities = new List<(string, string)>();
         var lastSeen = new Dictionary<int, long>();
         var examined = 0;
+        using var events = new StoredEventReader(_store);
         while (position < range.Next)
         {
             using var batch = await _store.ReadAsync(inbox, 0, position, 64 << 10, cancellationToken);
@@ -127,7 +115,8 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
                 }
 
                 lastSeen[pointer.Partition] = pointer.Offset;
-                var message = await ReadAsync(environment, pointer.InterfaceId, pointer.Partition, pointer.Offset, cancellationToken);
+                var stored = await events.ReadAsync(TopicLayout.InterfaceTopic(environment, pointer.InterfaceId), pointer.Partition, pointer.Offset, cancellationToken);
+                var message = stored is { } value ? StoredMessage.Read(value) : null;
                 if (message is not null && Matches(message, query))
                 {
                     var (transactionId, bytes) = _stamper.Stamp(message, pointer.Partition, pointer.Offset, replay: true);

@@ -84,22 +84,8 @@ public sealed class AppointmentKeeper
 
                 for (var partition = 0; partition < partitions; partition++)
                 {
-                    var position = (await store.RangeAsync(topic, partition, cancellationToken)).Start;
-                    while (true)
-                    {
-                        using var batch = await store.ReadAsync(topic, partition, position, 4 << 20, cancellationToken);
-                        if (batch.Events.Count == 0)
-                        {
-                            break;
-                        }
-
-                        foreach (var stored in batch.Events)
-                        {
-                            messages.Add((stored.Timestamp, topic, stored.Offset, StoredMessage.Read(stored.Value).Detach()));
-                        }
-
-                        position = batch.NextOffset;
-                    }
+                    await store.ScanAsync(topic, partition, from: null,
+                        stored => messages.Add((stored.Timestamp, topic, stored.Offset, StoredMessage.Read(stored.Value).Detach())), cancellationToken);
                 }
             }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Halfhour.Market.Validation;
 
 namespace Halfhour.Market.Consumption;
 
@@ -22,24 +23,6 @@ internal enum TextCheck : byte
     Mpan,
     SenderUniqueReference,
     Decimal9Dot3,
-}
-
-/// <summary>The <see cref="Validation.MessageFacts"/> property a field fills.</summary>
-internal enum Fact : byte
-{
-    None,
-    InterfaceId,
-    EventCode,
-    SchemaVersion,
-    EnvironmentTag,
-    SenderUniqueReference,
-    SenderTimestamp,
-    SenderDipId,
-    SenderRoleId,
-    SenderCorrelationId,
-    Mpan,
-    DistributorDipId,
-    GspGroupId,
 }
 
 /// <summary>The allowed values of an enum field, matched as bytes; each value also has the text a fact records.</summary>
@@ -109,7 +92,7 @@ internal sealed class FieldRule(string name, ValueKind kind = ValueKind.String)
 
     public EnumSet? Enum { get; init; }
 
-    public Fact Fact { get; init; }
+    public MessageFact Fact { get; init; }
 
     /// <summary>The block an object field holds.</summary>
     public BlockRule? Child { get; init; }
@@ -169,19 +152,19 @@ internal static class ConsumptionSchema
 
     public static readonly BlockRule S0 = new(
         "S0", "/payload/CommonBlock/S0",
-        new FieldRule("interfaceID") { Check = TextCheck.Enum, Enum = new EnumSet("IF-021"), Fact = Fact.InterfaceId },
-        new FieldRule("schemaVersion") { Check = TextCheck.Enum, Enum = new EnumSet("011"), Fact = Fact.SchemaVersion },
-        new FieldRule("eventCode") { Check = TextCheck.Enum, Enum = EventCodes, Fact = Fact.EventCode });
+        new FieldRule("interfaceID") { Check = TextCheck.Enum, Enum = new EnumSet("IF-021"), Fact = MessageFact.InterfaceId },
+        new FieldRule("schemaVersion") { Check = TextCheck.Enum, Enum = new EnumSet("011"), Fact = MessageFact.SchemaVersion },
+        new FieldRule("eventCode") { Check = TextCheck.Enum, Enum = EventCodes, Fact = MessageFact.EventCode });
 
     public static readonly BlockRule S1 = new(
         "S1", "/payload/CommonBlock/S1",
-        new FieldRule("environmentTag") { MinLength = 3, MaxLength = 10, Check = TextCheck.Enum, Enum = new EnumSet("PRD", "SITB", "SIT", "UIT", "DEV"), Fact = Fact.EnvironmentTag },
+        new FieldRule("environmentTag") { MinLength = 3, MaxLength = 10, Check = TextCheck.Enum, Enum = new EnumSet("PRD", "SITB", "SIT", "UIT", "DEV"), Fact = MessageFact.EnvironmentTag },
         new FieldRule("subText") { Nullable = true, MinLength = 1, MaxLength = 500 },
-        new FieldRule("senderUniqueReference") { MinLength = 1, MaxLength = 200, Check = TextCheck.SenderUniqueReference, Fact = Fact.SenderUniqueReference },
-        new FieldRule("senderTimestamp") { MinLength = 25, MaxLength = 25, Check = TextCheck.DateTime, Fact = Fact.SenderTimestamp },
-        new FieldRule("senderDIPID") { MinLength = 10, MaxLength = 10, Fact = Fact.SenderDipId },
-        new FieldRule("senderRoleID") { MinLength = 3, MaxLength = 5, Fact = Fact.SenderRoleId },
-        new FieldRule("senderCorrelationID") { Nullable = true, MinLength = 1, MaxLength = 60, Fact = Fact.SenderCorrelationId },
+        new FieldRule("senderUniqueReference") { MinLength = 1, MaxLength = 200, Check = TextCheck.SenderUniqueReference, Fact = MessageFact.SenderUniqueReference },
+        new FieldRule("senderTimestamp") { MinLength = 25, MaxLength = 25, Check = TextCheck.DateTime, Fact = MessageFact.SenderTimestamp },
+        new FieldRule("senderDIPID") { MinLength = 10, MaxLength = 10, Fact = MessageFact.SenderDipId },
+        new FieldRule("senderRoleID") { MinLength = 3, MaxLength = 5, Fact = MessageFact.SenderRoleId },
+        new FieldRule("senderCorrelationID") { Nullable = true, MinLength = 1, MaxLength = 60, Fact = MessageFact.SenderCorrelationId },
         new FieldRule("DIPConnectionProviderID") { Nullable = true, MinLength = 10, MaxLength = 10 });
 
     /// <summary>A0; its three lists are read by the validator itself (items: <see cref="Recipient"/>).</summary>
@@ -205,9 +188,9 @@ internal static class ConsumptionSchema
 
     public static readonly BlockRule M0 = new(
         "M0", "/payload/CommonBlock/M0",
-        new FieldRule("MPANCore") { MinLength = 13, MaxLength = 13, Check = TextCheck.Mpan, Fact = Fact.Mpan },
-        new FieldRule("distributorDIPID") { MinLength = 10, MaxLength = 10, Fact = Fact.DistributorDipId },
-        new FieldRule("GSPGroupID") { MinLength = 2, MaxLength = 2, Check = TextCheck.Enum, Enum = new EnumSet("_A", "_B", "_C", "_D", "_E", "_F", "_G", "_H", "_J", "_K", "_L", "_M", "_N", "_P"), Fact = Fact.GspGroupId });
+        new FieldRule("MPANCore") { MinLength = 13, MaxLength = 13, Check = TextCheck.Mpan, Fact = MessageFact.Mpan },
+        new FieldRule("distributorDIPID") { MinLength = 10, MaxLength = 10, Fact = MessageFact.DistributorDipId },
+        new FieldRule("GSPGroupID") { MinLength = 2, MaxLength = 2, Check = TextCheck.Enum, Enum = new EnumSet("_A", "_B", "_C", "_D", "_E", "_F", "_G", "_H", "_J", "_K", "_L", "_M", "_N", "_P"), Fact = MessageFact.GspGroupId });
 
     public static readonly BlockRule CommonBlock = new(
         "CommonBlock", "/payload/CommonBlock",

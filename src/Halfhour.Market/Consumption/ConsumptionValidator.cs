@@ -636,7 +636,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                     string.Create(CultureInfo.InvariantCulture, $"{field.Name} is {length} characters long; it must be {(field.MinLength == field.MaxLength ? $"exactly {field.MinLength}" : tooShort ? $"at least {field.MinLength}" : $"at most {field.MaxLength}")}."));
             }
 
-            if (field.Check == TextCheck.None && field.Fact == Fact.None)
+            if (field.Check == TextCheck.None && field.Fact == MessageFact.None)
             {
                 return true;
             }
@@ -660,7 +660,7 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                 return false;
             }
 
-            if (field.Fact != Fact.None)
+            if (field.Fact != MessageFact.None)
             {
                 Record(field, text);
             }
@@ -741,23 +741,9 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
         private readonly void Record(FieldRule field, ReadOnlySpan<byte> text)
         {
             var value = field.Check == TextCheck.Enum ? field.Enum!.FactTexts[_enumIndex]
-                : field.Fact is Fact.SenderDipId or Fact.SenderRoleId or Fact.DistributorDipId ? ShortStringCache.Get(text)
+                : field.Fact is MessageFact.SenderDipId or MessageFact.SenderRoleId or MessageFact.DistributorDipId ? ShortStringCache.Get(text)
                 : System.Text.Encoding.UTF8.GetString(text);
-            switch (field.Fact)
-            {
-                case Fact.InterfaceId: _facts.InterfaceId = value; break;
-                case Fact.EventCode: _facts.EventCode = value; break;
-                case Fact.SchemaVersion: _facts.SchemaVersion = value; break;
-                case Fact.EnvironmentTag: _facts.EnvironmentTag = value; break;
-                case Fact.SenderUniqueReference: _facts.SenderUniqueReference = value; break;
-                case Fact.SenderTimestamp: _facts.SenderTimestamp = value; break;
-                case Fact.SenderDipId: _facts.SenderDipId = value; break;
-                case Fact.SenderRoleId: _facts.SenderRoleId = value; break;
-                case Fact.SenderCorrelationId: _facts.SenderCorrelationId = value; break;
-                case Fact.Mpan: _facts.Mpan = value; break;
-                case Fact.DistributorDipId: _facts.DistributorDipId = value; break;
-                case Fact.GspGroupId: _facts.GspGroupId = value; break;
-            }
+            _facts.Set(field.Fact, value);
         }
 
         private bool TypeFailure(string pointer, string name, string expected) =>

@@ -48,23 +48,6 @@ internal ref struct MessageHeader
         Field,
     }
 
-    private enum Field : byte
-    {
-        None,
-        InterfaceId,
-        EventCode,
-        SchemaVersion,
-        EnvironmentTag,
-        SenderUniqueReference,
-        SenderTimestamp,
-        SenderDipId,
-        SenderRoleId,
-        SenderCorrelationId,
-        Mpan,
-        DistributorDipId,
-        GspGroupId,
-    }
-
     private static readonly string[] s_environments = Enum.GetNames<MarketEnvironment>();
     private static readonly string[] s_roles = Enum.GetNames<Role>();
 
@@ -85,7 +68,7 @@ internal ref struct MessageHeader
         Span<Place> places = stackalloc Place[ValidationLimits.DepthCeiling + 2];
         var depth = -1;
         var next = Place.Root;
-        var field = Field.None;
+        var field = MessageFact.None;
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = ValidationLimits.DepthCeiling + 2 });
         try
         {
@@ -154,7 +137,7 @@ internal ref struct MessageHeader
                 "A message is a JSON object {\"payload\":{\"CommonBlock\":{…},\"CustomBlock\":{…}}}; this one is not.");
     }
 
-    private void Saw(Place place, Field field, Presence presence)
+    private void Saw(Place place, MessageFact field, Presence presence)
     {
         if (place == Place.Field)
         {
@@ -182,90 +165,72 @@ internal ref struct MessageHeader
         }
     }
 
-    private void MarkField(Field field, Presence presence)
+    private void MarkField(MessageFact field, Presence presence)
     {
         switch (field)
         {
-            case Field.InterfaceId:
+            case MessageFact.InterfaceId:
                 InterfaceId = presence;
                 break;
-            case Field.EventCode:
+            case MessageFact.EventCode:
                 EventCode = presence;
                 break;
-            case Field.SchemaVersion:
+            case MessageFact.SchemaVersion:
                 SchemaVersion = presence;
                 break;
         }
     }
 
-    private static (Place Next, Field Field) Classify(Place container, ref Utf8JsonReader r)
+    private static (Place Next, MessageFact Field) Classify(Place container, ref Utf8JsonReader r)
     {
         return container switch
         {
-            Place.Root when r.ValueTextEquals("payload"u8) => (Place.Payload, Field.None),
-            Place.Payload when r.ValueTextEquals("CommonBlock"u8) => (Place.CommonBlock, Field.None),
-            Place.CommonBlock when r.ValueTextEquals("S0"u8) => (Place.S0, Field.None),
-            Place.CommonBlock when r.ValueTextEquals("S1"u8) => (Place.S1, Field.None),
-            Place.CommonBlock when r.ValueTextEquals("A0"u8) => (Place.A0, Field.None),
-            Place.CommonBlock when r.ValueTextEquals("M0"u8) => (Place.M0, Field.None),
-            Place.CommonBlock when r.ValueTextEquals("M1"u8) => (Place.M1, Field.None),
-            Place.S0 => FieldOf(ref r, "interfaceID"u8, Field.InterfaceId, "eventCode"u8, Field.EventCode, "schemaVersion"u8, Field.SchemaVersion),
-            Place.S1 when r.ValueTextEquals("environmentTag"u8) => (Place.Field, Field.EnvironmentTag),
-            Place.S1 when r.ValueTextEquals("senderUniqueReference"u8) => (Place.Field, Field.SenderUniqueReference),
-            Place.S1 when r.ValueTextEquals("senderTimestamp"u8) => (Place.Field, Field.SenderTimestamp),
-            Place.S1 when r.ValueTextEquals("senderDIPID"u8) => (Place.Field, Field.SenderDipId),
-            Place.S1 when r.ValueTextEquals("senderRoleID"u8) => (Place.Field, Field.SenderRoleId),
-            Place.S1 when r.ValueTextEquals("senderCorrelationID"u8) => (Place.Field, Field.SenderCorrelationId),
-            Place.A0 when r.ValueTextEquals("primaryRecipients"u8) => (Place.PrimaryRecipients, Field.None),
-            Place.M0 => FieldOf(ref r, "MPANCore"u8, Field.Mpan, "distributorDIPID"u8, Field.DistributorDipId, "GSPGroupID"u8, Field.GspGroupId),
-            Place.M1 => FieldOf(ref r, "principalMPAN"u8, Field.Mpan, "distributorDIPID"u8, Field.DistributorDipId, "GSPGroupID"u8, Field.GspGroupId),
-            _ => (Place.Other, Field.None),
+            Place.Root when r.ValueTextEquals("payload"u8) => (Place.Payload, MessageFact.None),
+            Place.Payload when r.ValueTextEquals("CommonBlock"u8) => (Place.CommonBlock, MessageFact.None),
+            Place.CommonBlock when r.ValueTextEquals("S0"u8) => (Place.S0, MessageFact.None),
+            Place.CommonBlock when r.ValueTextEquals("S1"u8) => (Place.S1, MessageFact.None),
+            Place.CommonBlock when r.ValueTextEquals("A0"u8) => (Place.A0, MessageFact.None),
+            Place.CommonBlock when r.ValueTextEquals("M0"u8) => (Place.M0, MessageFact.None),
+            Place.CommonBlock when r.ValueTextEquals("M1"u8) => (Place.M1, MessageFact.None),
+            Place.S0 => FieldOf(ref r, "interfaceID"u8, MessageFact.InterfaceId, "eventCode"u8, MessageFact.EventCode, "schemaVersion"u8, MessageFact.SchemaVersion),
+            Place.S1 when r.ValueTextEquals("environmentTag"u8) => (Place.Field, MessageFact.EnvironmentTag),
+            Place.S1 when r.ValueTextEquals("senderUniqueReference"u8) => (Place.Field, MessageFact.SenderUniqueReference),
+            Place.S1 when r.ValueTextEquals("senderTimestamp"u8) => (Place.Field, MessageFact.SenderTimestamp),
+            Place.S1 when r.ValueTextEquals("senderDIPID"u8) => (Place.Field, MessageFact.SenderDipId),
+            Place.S1 when r.ValueTextEquals("senderRoleID"u8) => (Place.Field, MessageFact.SenderRoleId),
+            Place.S1 when r.ValueTextEquals("senderCorrelationID"u8) => (Place.Field, MessageFact.SenderCorrelationId),
+            Place.A0 when r.ValueTextEquals("primaryRecipients"u8) => (Place.PrimaryRecipients, MessageFact.None),
+            Place.M0 => FieldOf(ref r, "MPANCore"u8, MessageFact.Mpan, "distributorDIPID"u8, MessageFact.DistributorDipId, "GSPGroupID"u8, MessageFact.GspGroupId),
+            Place.M1 => FieldOf(ref r, "principalMPAN"u8, MessageFact.Mpan, "distributorDIPID"u8, MessageFact.DistributorDipId, "GSPGroupID"u8, MessageFact.GspGroupId),
+            _ => (Place.Other, MessageFact.None),
         };
     }
 
-    private static (Place, Field) FieldOf(ref Utf8JsonReader r, ReadOnlySpan<byte> a, Field fa, ReadOnlySpan<byte> b, Field fb, ReadOnlySpan<byte> c, Field fc) =>
-        r.ValueTextEquals(a) ? (Place.Field, fa) : r.ValueTextEquals(b) ? (Place.Field, fb) : r.ValueTextEquals(c) ? (Place.Field, fc) : (Place.Other, Field.None);
+    private static (Place, MessageFact) FieldOf(ref Utf8JsonReader r, ReadOnlySpan<byte> a, MessageFact fa, ReadOnlySpan<byte> b, MessageFact fb, ReadOnlySpan<byte> c, MessageFact fc) =>
+        r.ValueTextEquals(a) ? (Place.Field, fa) : r.ValueTextEquals(b) ? (Place.Field, fb) : r.ValueTextEquals(c) ? (Place.Field, fc) : (Place.Other, MessageFact.None);
 
-    private void Capture(Field field, ref Utf8JsonReader r, MessageFacts facts)
+    private void Capture(MessageFact field, ref Utf8JsonReader r, MessageFacts facts)
     {
         MarkField(field, Presence.Present);
         switch (field)
         {
-            case Field.InterfaceId:
+            case MessageFact.InterfaceId:
                 InterfaceIdText = WireText.At(ref r);
                 break;
-            case Field.EventCode:
+            case MessageFact.EventCode:
                 EventCodeText = WireText.At(ref r);
                 break;
-            case Field.SchemaVersion:
+            case MessageFact.SchemaVersion:
                 SchemaVersionText = WireText.At(ref r);
                 break;
-            case Field.EnvironmentTag:
+            case MessageFact.EnvironmentTag:
                 facts.EnvironmentTag = Shared(ref r, s_environments);
                 break;
-            case Field.SenderUniqueReference:
-                facts.SenderUniqueReference = r.GetString();
-                break;
-            case Field.SenderTimestamp:
-                facts.SenderTimestamp = r.GetString();
-                break;
-            case Field.SenderDipId:
-                facts.SenderDipId = r.GetString();
-                break;
-            case Field.SenderRoleId:
+            case MessageFact.SenderRoleId:
                 facts.SenderRoleId = Shared(ref r, s_roles);
                 break;
-            case Field.SenderCorrelationId:
-                facts.SenderCorrelationId = r.GetString();
-                break;
-            case Field.Mpan:
-                facts.Mpan = r.GetString();
-                break;
-            case Field.DistributorDipId:
-                facts.DistributorDipId = r.GetString();
-                break;
-            case Field.GspGroupId:
-                facts.GspGroupId = r.GetString();
+            default:
+                facts.Set(field, r.GetString());
                 break;
         }
     }

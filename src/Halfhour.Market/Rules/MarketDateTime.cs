@@ -55,17 +55,7 @@ public static class MarketDateTime
         }
 
         Span<byte> utf8 = stackalloc byte[Length];
-        for (var i = 0; i < Length; i++)
-        {
-            if (text[i] > 127)
-            {
-                return false;
-            }
-
-            utf8[i] = (byte)text[i];
-        }
-
-        return TryParse(utf8, out value);
+        return System.Text.Ascii.FromUtf16(text, utf8, out _) == System.Buffers.OperationStatus.Done && TryParse(utf8, out value);
     }
 
     /// <summary>Formats an instant in the DIP's form, in UTC (<c>+00:00</c>).</summary>

@@ -44,17 +44,7 @@ public static class MpanCore
         }
 
         Span<byte> utf8 = stackalloc byte[Length];
-        for (var i = 0; i < Length; i++)
-        {
-            if (text[i] > 127)
-            {
-                return false;
-            }
-
-            utf8[i] = (byte)text[i];
-        }
-
-        return IsValid(utf8);
+        return System.Text.Ascii.FromUtf16(text, utf8, out _) == System.Buffers.OperationStatus.Done && IsValid(utf8);
     }
 
     /// <summary>The check digit for the first twelve digits (ASCII digits only).</summary>

@@ -45,6 +45,26 @@ public sealed class MessageFacts
     /// <summary>A0.primaryRecipients as sent.</summary>
     public List<string> PrimaryRecipients { get; } = [];
 
+    /// <summary>Records one fact (the validators name a fact by <see cref="MessageFact"/> as they meet its field).</summary>
+    internal void Set(MessageFact fact, string? value)
+    {
+        switch (fact)
+        {
+            case MessageFact.InterfaceId: InterfaceId = value; break;
+            case MessageFact.EventCode: EventCode = value; break;
+            case MessageFact.SchemaVersion: SchemaVersion = value; break;
+            case MessageFact.EnvironmentTag: EnvironmentTag = value; break;
+            case MessageFact.SenderUniqueReference: SenderUniqueReference = value; break;
+            case MessageFact.SenderTimestamp: SenderTimestamp = value; break;
+            case MessageFact.SenderDipId: SenderDipId = value; break;
+            case MessageFact.SenderRoleId: SenderRoleId = value; break;
+            case MessageFact.SenderCorrelationId: SenderCorrelationId = value; break;
+            case MessageFact.Mpan: Mpan = value; break;
+            case MessageFact.DistributorDipId: DistributorDipId = value; break;
+            case MessageFact.GspGroupId: GspGroupId = value; break;
+        }
+    }
+
     /// <summary>Clears every fact so the instance can serve the next message.</summary>
     public void Reset()
     {
@@ -52,6 +72,37 @@ public sealed class MessageFacts
         SenderDipId = SenderRoleId = SenderCorrelationId = Mpan = DistributorDipId = GspGroupId = null;
         PrimaryRecipients.Clear();
     }
+}
+
+/// <summary>Which <see cref="MessageFacts"/> property a field of the message fills.</summary>
+internal enum MessageFact : byte
+{
+    /// <summary>The field fills no fact.</summary>
+    None,
+    /// <summary>S0.interfaceID.</summary>
+    InterfaceId,
+    /// <summary>S0.eventCode.</summary>
+    EventCode,
+    /// <summary>S0.schemaVersion.</summary>
+    SchemaVersion,
+    /// <summary>S1.environmentTag.</summary>
+    EnvironmentTag,
+    /// <summary>S1.senderUniqueReference.</summary>
+    SenderUniqueReference,
+    /// <summary>S1.senderTimestamp.</summary>
+    SenderTimestamp,
+    /// <summary>S1.senderDIPID.</summary>
+    SenderDipId,
+    /// <summary>S1.senderRoleID.</summary>
+    SenderRoleId,
+    /// <summary>S1.senderCorrelationID.</summary>
+    SenderCorrelationId,
+    /// <summary>M0.MPANCore (or M1's principal MPAN).</summary>
+    Mpan,
+    /// <summary>M0.distributorDIPID.</summary>
+    DistributorDipId,
+    /// <summary>M0.GSPGroupID.</summary>
+    GspGroupId,
 }
 
 /// <summary>Validates one whole message (<c>{"payload":…}</c> as UTF-8): envelope, payload schema and semantic rules.</summary>

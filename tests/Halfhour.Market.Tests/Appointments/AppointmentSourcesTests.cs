@@ -1,13 +1,13 @@
 using System.Text.Json.Nodes;
 using Halfhour.Market.Appointments;
-using Halfhour.Market.Tests.Consumption;
+using Halfhour.Market.Tests.Reference;
 
 namespace Halfhour.Market.Tests.Appointments;
 
 /// <summary>The fields the appointment book reads are the ones the spec's payload schemas define.</summary>
 public class AppointmentSourcesTests
 {
-    private static readonly Lazy<JsonNode> Schemas = new(() => JsonNode.Parse(File.ReadAllText(SpecSchema.SpecPath()))!["components"]!["schemas"]!);
+    private static readonly Lazy<JsonNode> Schemas = new(() => ReferenceFiles.Schemas);
 
     public static TheoryData<string, string, string, string?, string> Sources()
     {

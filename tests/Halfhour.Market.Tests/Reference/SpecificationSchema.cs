@@ -12,7 +12,9 @@ namespace Halfhour.Market.Tests.Reference;
 /// </summary>
 public static class SpecificationSchema
 {
+    private static readonly Lazy<JsonObject> s_defs = new(ConvertAll);
     private static readonly Lazy<JsonSchema> s_message = new(Build);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonSchema> s_payloads = new(StringComparer.Ordinal);
 
     /// <summary>The specification's DIPMessage as an evaluable schema.</summary>
     public static JsonSchema Message => s_message.Value;
@@ -24,7 +26,24 @@ public static class SpecificationSchema
         return Message.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.Flag }).IsValid;
     }
 
-    private static JsonSchema Build()
+    /// <summary>
+    /// True when <paramref name="utf8Message"/> is <c>{"payload": …}</c> and nothing else, its payload valid against the
+    /// specification's schema <paramref name="payloadSchema"/> (e.g. <c>IF-021-Payload</c>): the oracle of a dedicated validator.
+    /// </summary>
+    public static bool AcceptsPayload(string payloadSchema, byte[] utf8Message)
+    {
+        var schema = s_payloads.GetOrAdd(payloadSchema, name => FromRoot(new JsonObject
+        {
+            ["type"] = "object",
+            ["required"] = new JsonArray("payload"),
+            ["additionalProperties"] = false,
+            ["properties"] = new JsonObject { ["payload"] = new JsonObject { ["$ref"] = "#/$defs/" + name } },
+        }, "payload/" + name));
+        using var document = JsonDocument.Parse(utf8Message);
+        return schema.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.Flag }).IsValid;
+    }
+
+    private static JsonObject ConvertAll()
     {
         var defs = new JsonObject();
         foreach (var (name, schema) in ReferenceFiles.Schemas)
@@ -32,13 +51,16 @@ public static class SpecificationSchema
             defs[name] = Convert(schema!);
         }
 
-        var root = new JsonObject
-        {
-            ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
-            ["$defs"] = defs,
-            ["$ref"] = "#/$defs/DIPMessage",
-        };
-        return JsonSchema.FromText(root.ToJsonString(), baseUri: new Uri("https://halfhour.test/dip-api-2.2.1/message"));
+        return defs;
+    }
+
+    private static JsonSchema Build() => FromRoot(new JsonObject { ["$ref"] = "#/$defs/DIPMessage" }, "message");
+
+    private static JsonSchema FromRoot(JsonObject root, string name)
+    {
+        root["$schema"] = "https://json-schema.org/draft/2020-12/schema";
+        root["$defs"] = s_defs.Value.DeepClone();
+        return JsonSchema.FromText(root.ToJsonString(), baseUri: new Uri("https://halfhour.test/dip-api-2.2.1/" + name));
     }
 
     private static JsonNode? Convert(JsonNode node)

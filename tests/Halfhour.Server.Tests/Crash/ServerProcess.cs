@@ -102,26 +102,31 @@ public sealed class ServerProcess : IDisposable
         _process?.Dispose();
     }
 
-    /// <summary>The CLI built in Release (or Debug) beside this test, found by walking up to the repository root.</summary>
-    public static string Locate()
+    /// <summary>The repository the test binaries were built in: the first folder above them holding Halfhour.slnx.</summary>
+    public static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
-            if (!File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
+            if (File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
             {
-                continue;
+                return directory.FullName;
             }
-
-            var built = new[] { "Release", "Debug" }
-                .Select(configuration => new FileInfo(Path.Combine(directory.FullName, "src", "Halfhour.Cli", "bin", configuration, "net10.0", "halfhour.dll")))
-                .Where(file => file.Exists)
-                .OrderByDescending(file => file.LastWriteTimeUtc)
-                .FirstOrDefault();
-            return built?.FullName ?? throw new InvalidOperationException(
-                $"halfhour.dll is not built under {directory.FullName}/src/Halfhour.Cli/bin; run `dotnet build Halfhour.slnx -c Release` first.");
         }
 
         throw new InvalidOperationException($"no Halfhour.slnx above {AppContext.BaseDirectory}: the test must run from the repository's build output.");
+    }
+
+    /// <summary>The CLI built in Release (or Debug) beside this test.</summary>
+    public static string Locate()
+    {
+        var root = RepositoryRoot();
+        var built = new[] { "Release", "Debug" }
+            .Select(configuration => new FileInfo(Path.Combine(root, "src", "Halfhour.Cli", "bin", configuration, "net10.0", "halfhour.dll")))
+            .Where(file => file.Exists)
+            .OrderByDescending(file => file.LastWriteTimeUtc)
+            .FirstOrDefault();
+        return built?.FullName ?? throw new InvalidOperationException(
+            $"halfhour.dll is not built under {root}/src/Halfhour.Cli/bin; run `dotnet build Halfhour.slnx -c Release` first.");
     }
 
     private async Task WaitReadyAsync(Process process)

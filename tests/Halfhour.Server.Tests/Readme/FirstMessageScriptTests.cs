@@ -14,7 +14,7 @@ public sealed class FirstMessageScriptTests
         try
         {
             await server.StartAsync();
-            var script = Path.Combine(RepositoryRoot(), "examples", "first-message.sh");
+            var script = Path.Combine(ServerProcess.RepositoryRoot(), "examples", "first-message.sh");
             var start = new ProcessStartInfo("bash", [script, data, server.BaseAddress.ToString().TrimEnd('/')])
             {
                 RedirectStandardOutput = true,
@@ -42,18 +42,5 @@ public sealed class FirstMessageScriptTests
             {
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Halfhour.slnx above {AppContext.BaseDirectory}");
     }
 }
