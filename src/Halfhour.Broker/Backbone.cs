@@ -6,6 +6,7 @@ using Halfhour.Broker.Messages;
 using Halfhour.Broker.Publishing;
 using Halfhour.Broker.Replay;
 using Halfhour.Broker.Routing;
+using Halfhour.Broker.StatusMessages;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
@@ -67,6 +68,7 @@ public sealed class Backbone : IAsyncDisposable
         Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, References, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
         Replays = new ReplayService(store, catalogue);
+        StatusMessages = new StatusMessagePublisher(store, Layout, Replays, Indexer, Audit, options.Time);
     }
 
     /// <summary>The options it runs with.</summary>
@@ -98,6 +100,9 @@ public sealed class Backbone : IAsyncDisposable
 
     /// <summary>Replay of what was routed to a recipient.</summary>
     public ReplayService Replays { get; }
+
+    /// <summary>Status messages from recipients to the senders of the messages they received.</summary>
+    public StatusMessagePublisher StatusMessages { get; }
 
     /// <summary>
     /// Opens the backbone over <paramref name="store"/>: restores the de-duplication window from the stored
@@ -174,7 +179,10 @@ public sealed class Backbone : IAsyncDisposable
             }
 
             Indexer.Follow(environment, interfaceId, Layout.PartitionsPerInterface);
-            restored += await RestoreReferencesAsync(topic, environment, cancellationToken);
+            if (interfaceId != TopicLayout.StatusChannel) // status messages are not de-duplicated by sender reference
+            {
+                restored += await RestoreReferencesAsync(topic, environment, cancellationToken);
+            }
         }
 
         _logger.LogInformation("Backbone resumed: {References} sender references restored for de-duplication", restored);
@@ -211,7 +219,8 @@ public sealed class Backbone : IAsyncDisposable
         }
 
         interfaceId = topic[(dot + 1)..];
-        return interfaceId.StartsWith("IF-", StringComparison.Ordinal) || interfaceId.StartsWith("REP-", StringComparison.Ordinal);
+        return interfaceId.StartsWith("IF-", StringComparison.Ordinal) || interfaceId.StartsWith("REP-", StringComparison.Ordinal) ||
+               interfaceId == TopicLayout.StatusChannel;
     }
 }
 

@@ -19,6 +19,8 @@ public enum AuditAction
     ConfigurationChanged,
     /// <summary>A caller failed to authenticate.</summary>
     AuthenticationFailed,
+    /// <summary>A recipient sent status messages about messages it received, to their senders.</summary>
+    StatusSent,
 }
 
 /// <summary>One audit record: when, who, what, and the details an auditor needs.</summary>

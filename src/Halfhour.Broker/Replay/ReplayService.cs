@@ -1,6 +1,7 @@
 using System.Globalization;
 using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
+using Halfhour.Broker.StatusMessages;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
@@ -14,7 +15,15 @@ namespace Halfhour.Broker.Replay;
 /// <param name="EventCode">Only this event code.</param>
 /// <param name="Mpan">Only messages about this MPAN core.</param>
 /// <param name="TransactionIds">Only these messages.</param>
-public sealed record ReplayQuery(DateTimeOffset? From, DateTimeOffset? To, string? EventCode, string? Mpan, IReadOnlyList<string>? TransactionIds);
+/// <remarks>On the status channel, <paramref name="TransactionIds"/> names the messages the status messages are about.</remarks>
+public sealed record ReplayQuery(DateTimeOffset? From, DateTimeOffset? To, string? EventCode, string? Mpan, IReadOnlyList<string>? TransactionIds)
+{
+    /// <summary>Only messages with this sender unique reference (the DIP's StatusMessageRequest filters status messages so).</summary>
+    public string? SenderUniqueReference { get; init; }
+
+    /// <summary>Only messages with this correlation ID.</summary>
+    public string? CorrelationId { get; init; }
+}
 
 /// <summary>One page of replayed messages and, when more may follow, the token for the next page.</summary>
 /// <param name="Messages">The stamped messages (replayIndicator true), in the order they were routed.</param>
@@ -64,7 +73,8 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pageSize);
-        if (query.TransactionIds is { Count: > 0 } ids)
+        // Status messages are found by the transaction ID they are about, which says nothing of where they are: scan the inbox.
+        if (query.TransactionIds is { Count: > 0 } ids && interfaceId != TopicLayout.StatusChannel)
         {
             return await ReplayByIdAsync(environment, dipId, interfaceId, query, ids, cancellationToken);
         }
@@ -156,7 +166,11 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
         => (query.From is not { } from || message.AcceptedAt >= from) &&
            (query.To is not { } to || message.AcceptedAt <= to) &&
            (string.IsNullOrEmpty(query.EventCode) || string.Equals(query.EventCode.Trim('[', ']'), message.EventCode, StringComparison.Ordinal)) &&
-           (string.IsNullOrEmpty(query.Mpan) || string.Equals(query.Mpan, message.Mpan, StringComparison.Ordinal));
+           (string.IsNullOrEmpty(query.Mpan) || string.Equals(query.Mpan, message.Mpan, StringComparison.Ordinal)) &&
+           (string.IsNullOrEmpty(query.SenderUniqueReference) || string.Equals(query.SenderUniqueReference, message.SenderUniqueReference, StringComparison.Ordinal)) &&
+           (string.IsNullOrEmpty(query.CorrelationId) || string.Equals(query.CorrelationId, message.CorrelationId, StringComparison.Ordinal)) &&
+           (query.TransactionIds is not { Count: > 0 } ids || message.InterfaceId != TopicLayout.StatusChannel ||
+            ids.Contains(StatusMessage.TransactionIdOf(message.Body.Span), StringComparer.Ordinal));
 
     private static string Token(long offset) => TokenPrefix + offset.ToString(CultureInfo.InvariantCulture);
 

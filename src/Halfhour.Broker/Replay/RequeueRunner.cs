@@ -78,7 +78,7 @@ public sealed class RequeueRunner(ReplayService replays, WebhookConfigStore webh
         ArgumentNullException.ThrowIfNull(query);
         if (webhooks.Get(environment, dipId, interfaceId) is null)
         {
-            throw new InvalidOperationException($"{dipId} has no webhook for {interfaceId}; a requeue pushes to the webhook, so register one (pubconfig) or use replay.");
+            throw new InvalidOperationException($"{dipId} has no webhook for {interfaceId}; a requeue pushes to the webhook, so register one (pubconfig, or statusmessage/config for status messages) or use replay.");
         }
 
         var recipient = _recipients.GetOrAdd((environment, dipId), _ => new Recipient());

@@ -23,6 +23,13 @@ public sealed class TopicLayout(int partitionsPerInterface)
     /// <summary>The audit trail's topic.</summary>
     public const string AuditTopic = "audit";
 
+    /// <summary>
+    /// The channel of status messages (the DIP's <c>/statusmessage</c>): its topic is <c>{environment}.statusmessage</c> and it
+    /// is delivered by inbox, webhook, pull, replay and requeue exactly as an interface channel is; lower case, so it
+    /// never collides with an interface ID.
+    /// </summary>
+    public const string StatusChannel = "statusmessage";
+
     /// <summary>The partition count of every interface topic.</summary>
     public int PartitionsPerInterface { get; } = partitionsPerInterface is > 0 and <= MaxPartitions
         ? partitionsPerInterface

@@ -32,6 +32,12 @@ public enum MessageCode : short
     InvalidRecipient = 1010,
     /// <summary>MSG1011: the message exceeds a limit (size, depth, array length).</summary>
     LimitExceeded = 1011,
+    /// <summary>MSG1012: a status message names a transaction ID the backbone does not hold in the caller's environment.</summary>
+    UnknownTransaction = 1012,
+    /// <summary>MSG1013: a status message is about a message that was not routed to its sender; status goes only to messages one received.</summary>
+    NotARecipient = 1013,
+    /// <summary>MSG1014: the status message is valid but was not stored because another in its batch was refused; resend it.</summary>
+    BatchRefused = 1014,
     /// <summary>MSG1500: the backbone could not store the message; nothing was stored, retry with the same sender unique reference.</summary>
     StorageUnavailable = 1500,
 }
@@ -63,6 +69,9 @@ public static class MessageCodes
         MessageCode.NotEntitled => "Not Entitled",
         MessageCode.InvalidRecipient => "Invalid Recipient",
         MessageCode.LimitExceeded => "Limit Exceeded",
+        MessageCode.UnknownTransaction => "Unknown Transaction",
+        MessageCode.NotARecipient => "Not a Recipient",
+        MessageCode.BatchRefused => "Batch Refused - Resend",
         MessageCode.StorageUnavailable => "Storage Unavailable - Retry",
         _ => "Unknown",
     };

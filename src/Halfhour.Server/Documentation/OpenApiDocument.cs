@@ -19,7 +19,8 @@ internal static class OpenApiDocument
             document.Info.Description =
                 "Native pull API for participants (mutual TLS or X-API-Key, and DIP signature headers on every request) and the operator's " +
                 "participant administration (X-Operator-Key). Errors are RFC 9457 problem details with a stable 'reason'. " +
-                "The DIP participant API (/dip-channel/...) follows the DIP specification 2.2.1.";
+                "Native channel 'statusmessage' delivers the status messages recipients sent about the caller's messages. " +
+                "The DIP participant API (/dip-channel/..., /statusmessage/...) follows the DIP specification 2.2.1.";
             return Task.CompletedTask;
         });
     });

@@ -1,5 +1,6 @@
 using Halfhour.Broker;
 using Halfhour.Broker.Audit;
+using Halfhour.Broker.Topics;
 using Halfhour.Server.Identity;
 using Halfhour.Server.Problems;
 
@@ -20,8 +21,13 @@ internal static class BackboneAccess
         return backbone.Audit.RecordAsync(new AuditEntry(now, action, caller.DipId, caller.Environment.ToString(), subject, detail), http.RequestAborted);
     }
 
-    /// <summary>The backbone and the checks of the channel, or the problem that answers instead.</summary>
-    public static async ValueTask<(Backbone? Backbone, IResult? Problem)> ChannelAsync(this HttpContext http, string channelId, string? recipientId = null)
+    /// <summary>
+    /// The backbone and the checks of the channel, or the problem that answers instead. The status-message channel
+    /// (<see cref="TopicLayout.StatusChannel"/>) is a channel only where <paramref name="statusMessages"/> allows it: on the
+    /// <c>/statusmessage</c> paths and in the native API, never under <c>/dip-channel</c>.
+    /// </summary>
+    public static async ValueTask<(Backbone? Backbone, IResult? Problem)> ChannelAsync(this HttpContext http, string channelId, string? recipientId = null,
+        bool statusMessages = false)
     {
         var backbone = await http.BackboneAsync();
         if (backbone is null)
@@ -30,7 +36,7 @@ internal static class BackboneAccess
                 "This server runs without a backbone (Halfhour:Backbone:Enabled is false), so it holds no messages; ask the operator.", "backbone-not-running"));
         }
 
-        if (!backbone.Catalogue.TryGet(channelId, out _))
+        if (!(statusMessages && channelId == TopicLayout.StatusChannel) && !backbone.Catalogue.TryGet(channelId, out _))
         {
             return (null, Problem.Result(StatusCodes.Status404NotFound, "Unknown channel",
                 $"'{channelId}' is not an interface of the catalogue; channels are interface IDs such as IF-021.", "unknown-channel"));

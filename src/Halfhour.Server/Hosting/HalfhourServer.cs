@@ -16,6 +16,7 @@ using Halfhour.Server.Pull;
 using Halfhour.Server.Replay;
 using Halfhour.Server.Push;
 using Halfhour.Server.Sandbox;
+using Halfhour.Server.StatusMessages;
 using Halfhour.Server.Tracking;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -146,5 +147,6 @@ public static class HalfhourServer
         WebhookConfigEndpoints.Map(participant);
         DeliveryStatusEndpoint.Map(participant);
         ReplayEndpoints.Map(participant);
+        StatusMessageEndpoints.Map(participant);
     }
 }

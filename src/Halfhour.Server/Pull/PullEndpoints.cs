@@ -11,7 +11,8 @@ namespace Halfhour.Server.Pull;
 /// <summary>
 /// The native pull API: <c>GET /native/v1/channels/{id}/messages</c> long-polls for the caller's messages on a channel,
 /// each under a lease with a receipt; <c>POST /native/v1/channels/{id}/acknowledgements</c> takes them for good. What is
-/// not acknowledged within the visibility timeout is handed out again (at least once, in order per MPAN).
+/// not acknowledged within the visibility timeout is handed out again (at least once, in order per MPAN). The channel
+/// <c>statusmessage</c> carries the status messages other participants sent about the caller's messages.
 /// </summary>
 internal static class PullEndpoints
 {
@@ -21,16 +22,23 @@ internal static class PullEndpoints
     /// <summary>A long poll lasts at most 60 seconds, below the idle timeouts of common proxies and load balancers.</summary>
     public const int MaxWaitSeconds = 60;
 
+    /// <summary>What the OpenAPI document says a channel is.</summary>
+    private const string ChannelDescription =
+        "{id} is an interface ID such as IF-021 (the messages routed to the caller), or 'statusmessage': the status messages (DIP StandardResponseBodyType, " +
+        "e.g. an asynchronous rejection) that recipients sent about messages the caller sent, each named by the transactionID of the message it is about.";
+
     public static void Map(RouteGroupBuilder participant)
     {
         var native = participant.MapGroup("/native/v1/channels/{id}").AddEndpointFilter<DipSignatureFilter>().WithTags("Native");
         native.MapGet("/messages", FetchAsync)
             .WithSummary("Fetch the caller's messages on a channel (long poll)")
+            .WithDescription(ChannelDescription + " Each message comes with a receipt to acknowledge it by; what is not acknowledged within the visibility timeout comes back.")
             .Produces<FetchedMessages>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         native.MapPost("/acknowledgements", AcknowledgeAsync)
             .WithSummary("Acknowledge fetched messages by receipt")
+            .WithDescription(ChannelDescription)
             .Accepts<AcknowledgementRequest>("application/json")
             .Produces<AcknowledgementResult>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -38,7 +46,7 @@ internal static class PullEndpoints
 
     private static async Task<IResult> FetchAsync(string id, HttpContext http, int? max, int? waitSeconds)
     {
-        var (backbone, problem) = await http.ChannelAsync(id);
+        var (backbone, problem) = await http.ChannelAsync(id, statusMessages: true);
         if (problem is not null) return problem;
         var count = max ?? 100;
         var wait = waitSeconds ?? 0;
@@ -86,7 +94,7 @@ internal static class PullEndpoints
 
     private static async Task<IResult> AcknowledgeAsync(string id, HttpContext http)
     {
-        var (backbone, problem) = await http.ChannelAsync(id);
+        var (backbone, problem) = await http.ChannelAsync(id, statusMessages: true);
         if (problem is not null) return problem;
         var body = http.Features.Get<RequestBody>()!;
         AcknowledgementRequest? request;
@@ -122,9 +130,9 @@ public sealed record FetchedMessages([property: JsonPropertyName("messages")] IR
 
 /// <summary>One fetched message.</summary>
 /// <param name="Receipt">What to acknowledge it with.</param>
-/// <param name="TransactionId">Its transaction ID.</param>
+/// <param name="TransactionId">Its transaction ID; for a status message, that of the message it is about.</param>
 /// <param name="DeliveryCount">How often it has been handed out, this time included.</param>
-/// <param name="Message">The stamped message, <c>{"payload": …}</c> with D0 filled.</param>
+/// <param name="Message">The stamped message, <c>{"payload": …}</c> with D0 filled; on the <c>statusmessage</c> channel a status message (StandardResponseBodyType).</param>
 public sealed record FetchedMessage(
     [property: JsonPropertyName("receipt")] string Receipt,
     [property: JsonPropertyName("transactionID")] string TransactionId,

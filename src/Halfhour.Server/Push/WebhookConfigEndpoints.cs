@@ -11,7 +11,8 @@ namespace Halfhour.Server.Push;
 /// <summary>
 /// <c>POST /dip-channel/{id}/pubconfig/{recipient-id}</c> registers where the backbone pushes a recipient's messages of a
 /// channel (the DIP's WebhookConfig), 201; <c>DELETE</c> removes it, 204, and the recipient pulls again. Only the
-/// recipient itself may do either (403 otherwise).
+/// recipient itself may do either (403 otherwise). <c>/statusmessage/config/{recipient-id}</c> does the same for the status
+/// messages sent to the recipient about messages it sent (mapped with the status-message family).
 /// </summary>
 internal static class WebhookConfigEndpoints
 {
@@ -21,13 +22,16 @@ internal static class WebhookConfigEndpoints
     public static void Map(RouteGroupBuilder participant)
     {
         var group = participant.MapGroup("/dip-channel/{id}/pubconfig/{recipientId}").AddEndpointFilter<DipSignatureFilter>().WithTags("DIP");
-        group.MapPost("", SetAsync).WithSummary("Register the recipient's webhook for a channel");
-        group.MapDelete("", RemoveAsync).WithSummary("Remove the recipient's webhook for a channel");
+        group.MapPost("", (string id, string recipientId, HttpContext http, CallbackAddressPolicy policy) => SetAsync(id, false, recipientId, http, policy))
+            .WithSummary("Register the recipient's webhook for a channel");
+        group.MapDelete("", (string id, string recipientId, HttpContext http) => RemoveAsync(id, false, recipientId, http))
+            .WithSummary("Remove the recipient's webhook for a channel");
     }
 
-    private static async Task<IResult> SetAsync(string id, string recipientId, HttpContext http, CallbackAddressPolicy policy)
+    /// <summary>Registers the recipient's webhook for channel <paramref name="id"/>, the status-message channel where <paramref name="statusMessages"/>.</summary>
+    internal static async Task<IResult> SetAsync(string id, bool statusMessages, string recipientId, HttpContext http, CallbackAddressPolicy policy)
     {
-        var (backbone, problem) = await http.ChannelAsync(id, recipientId);
+        var (backbone, problem) = await http.ChannelAsync(id, recipientId, statusMessages);
         if (problem is not null) return problem;
 
         WebhookConfigRequest? request = null;
@@ -61,13 +65,14 @@ internal static class WebhookConfigEndpoints
         await backbone!.Webhooks.SetAsync(caller.Environment, caller.DipId, id, config, http.RequestAborted);
         await http.AuditAsync(backbone, AuditAction.ConfigurationChanged, id,
             $"Webhook for {id} set to {config.CallbackUrl} (maxMessageCount {count}, maxPayloadSize {kilobytes} Kb; 0 = default).");
-        return TypedResults.Created($"/dip-channel/{id}/pubconfig/{recipientId}",
+        return TypedResults.Created(http.Request.Path.Value,
             new WebhookConfigRequest(config.CallbackUrl.ToString(), count == 0 ? null : count, kilobytes == 0 ? null : kilobytes));
     }
 
-    private static async Task<IResult> RemoveAsync(string id, string recipientId, HttpContext http)
+    /// <summary>Removes the recipient's webhook for channel <paramref name="id"/>.</summary>
+    internal static async Task<IResult> RemoveAsync(string id, bool statusMessages, string recipientId, HttpContext http)
     {
-        var (backbone, problem) = await http.ChannelAsync(id, recipientId);
+        var (backbone, problem) = await http.ChannelAsync(id, recipientId, statusMessages);
         if (problem is not null) return problem;
         var caller = http.RequireParticipant().Participant;
         if (backbone!.Webhooks.Get(caller.Environment, caller.DipId, id) is not null)

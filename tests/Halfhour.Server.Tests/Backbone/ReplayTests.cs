@@ -14,6 +14,22 @@ public sealed class ReplayTests(PushServerFixture fixture)
 
     private static object ByMpan(string mpan) => new { datetimeFrom = (string?)null, datetimeTo = (string?)null, eventCode = (string?)null, MPAN = mpan, version = "011" };
 
+    /// <summary>Follows a requeue by its requeueStatus path until it is no longer Processing; its last status.</summary>
+    internal static async Task<JsonNode> FinishedRequeueAsync(HttpClient client, string statusPath)
+    {
+        JsonNode? status = null;
+        for (var i = 0; i < 100; i++)
+        {
+            using var response = await client.GetAsync(new Uri(statusPath, UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            status = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray().Single();
+            if (status!["status"]!.GetValue<string>() != "Processing") break;
+            await Task.Delay(100);
+        }
+
+        return status!;
+    }
+
     [Fact]
     public async Task Replay_pages_the_callers_own_messages_with_continuation_tokens_marked_as_replayed()
     {
@@ -114,17 +130,8 @@ public sealed class ReplayTests(PushServerFixture fixture)
             await ProblemAssert.IsProblemAsync(second, HttpStatusCode.TooManyRequests, "requeue-running");
         }
 
-        JsonNode? status = null;
-        for (var i = 0; i < 100; i++)
-        {
-            using var response = await client.GetAsync(new Uri($"/dip-channel/IF-021/requeueStatus/{distributor}?requeue-id={requeueId}", UriKind.Relative));
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            status = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray().Single();
-            if (status!["status"]!.GetValue<string>() != "Processing") break;
-            await Task.Delay(100);
-        }
-
-        Assert.Equal("Completed", status!["status"]!.GetValue<string>());
+        var status = await FinishedRequeueAsync(client, $"/dip-channel/IF-021/requeueStatus/{distributor}?requeue-id={requeueId}");
+        Assert.Equal("Completed", status["status"]!.GetValue<string>());
         Assert.Equal(3, status["totalTransactions"]!.GetValue<long>());
         Assert.Equal(3, status["processedTransactions"]!.GetValue<long>());
         Assert.Equal(100, status["percentComplete"]!.GetValue<double>());
