@@ -237,7 +237,7 @@ public abstract class PublishAndDeliverTests(EngineKind engine)
         return [.. numbers];
     }
 
-    private static async Task<List<Halfhour.Broker.Delivery.Delivery>> FetchAllAsync(Halfhour.Broker.Delivery.RecipientSubscription subscription, int count)
+    internal static async Task<List<Halfhour.Broker.Delivery.Delivery>> FetchAllAsync(Halfhour.Broker.Delivery.RecipientSubscription subscription, int count)
     {
         var got = new List<Halfhour.Broker.Delivery.Delivery>();
         using var timeout = new CancellationTokenSource(Wait);

@@ -1,4 +1,5 @@
 using System.Text;
+using Halfhour.Broker.Storage;
 using Halfhour.Market.Consumption;
 using Halfhour.Market.Participants;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -41,10 +42,19 @@ public sealed class BrokerFixture : IAsyncDisposable
         return fixture;
     }
 
-    /// <summary>Closes the backbone and opens it again on the same directory, as a restart does.</summary>
-    public async Task RestartAsync(BackboneOptions? options = null)
+    /// <summary>
+    /// Closes the backbone and opens it again on the same directory, as a restart does; <paramref name="whileDown"/>
+    /// works on the store in between (e.g. to leave a record the backbone has not yet derived anything from).
+    /// </summary>
+    public async Task RestartAsync(BackboneOptions? options = null, Func<IEventStore, Task>? whileDown = null)
     {
         await Backbone.DisposeAsync();
+        if (whileDown is not null)
+        {
+            await using var store = await Home.OpenAsync();
+            await whileDown(store);
+        }
+
         await OpenAsync(options);
     }
 
