@@ -285,6 +285,21 @@ public sealed class StatusMessageTests(PushServerFixture fixture)
     }
 
     [Fact]
+    public async Task The_OpenAPI_document_says_the_native_channel_statusmessage_carries_status_messages()
+    {
+        using var client = Server.ClientOf(Server.Roster.LoadShaping);
+        var document = JsonNode.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)))!;
+        foreach (var (path, method) in new[] { ("/native/v1/channels/{id}/messages", "get"), ("/native/v1/channels/{id}/acknowledgements", "post") })
+        {
+            var description = document["paths"]![path]![method]!["description"]!.GetValue<string>();
+            Assert.Contains("'statusmessage'", description, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("/statusmessage", document["info"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(document["paths"]!.AsObject(), p => p.Key.StartsWith("/statusmessage", StringComparison.Ordinal)); // the DIP's own paths stay in the DIP's document
+    }
+
+    [Fact]
     public async Task Environments_are_isolated_the_same_DIP_ID_in_UIT_cannot_send_status_about_a_DEV_message()
     {
         var (sender, supplier, _, transactionId) = await PublishAsync(7150, day: 2);
