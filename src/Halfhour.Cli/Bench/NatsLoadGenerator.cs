@@ -64,14 +64,16 @@ internal static class NatsLoadGenerator
     private static async Task<DipLoadResult> RunAsync(string urls, (int Replicas, int Recipients) layout, (long Warmup, long Messages) plan, CancellationToken cancellationToken)
     {
         var replicas = layout.Replicas;
-        await using var nats = new NatsConnection(NatsOpts.Default with
+        // The sender and each recipient are separate systems, each with its own connection, as on the Halfhour side.
+        var options = NatsOpts.Default with
         {
             Url = urls,
             Name = "halfhour-bench-e2e",
             // nats.net drops messages when a subscription's buffer is full by default; a benchmark that lost copies
             // would measure less work, so a full buffer holds the socket reader back instead.
             SubPendingChannelFullMode = BoundedChannelFullMode.Wait,
-        });
+        };
+        await using var nats = new NatsConnection(options);
         var js = new NatsJSContext(nats);
         var stream = await js.CreateStreamAsync(new StreamConfig(Stream, [Subject])
         {
@@ -81,9 +83,12 @@ internal static class NatsLoadGenerator
         }, cancellationToken);
         Require(stream.Info.Config.NumReplicas == replicas, $"stream replicas {stream.Info.Config.NumReplicas}, not {replicas}");
         var consumers = new List<INatsJSConsumer>();
+        var recipientConnections = new List<NatsConnection>();
         foreach (var recipient in Enumerable.Range(1, layout.Recipients).Select(i => "RECIPIENT_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))
         {
-            var consumer = await js.CreateOrUpdateConsumerAsync(Stream, new ConsumerConfig(recipient)
+            var connection = new NatsConnection(options with { Name = "halfhour-bench-e2e-" + recipient });
+            recipientConnections.Add(connection);
+            var consumer = await new NatsJSContext(connection).CreateOrUpdateConsumerAsync(Stream, new ConsumerConfig(recipient)
             {
                 FilterSubject = Subject,
                 AckPolicy = ConsumerConfigAckPolicy.Explicit,
@@ -126,6 +131,11 @@ internal static class NatsLoadGenerator
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
         await CheckAllAcknowledgedAsync(consumers, total, run, cancellationToken);
+        foreach (var connection in recipientConnections)
+        {
+            await connection.DisposeAsync();
+        }
+
         return DipLoadGenerator.ResultOf(warmup, measured, run, layout.Recipients, cpu);
     }
 
