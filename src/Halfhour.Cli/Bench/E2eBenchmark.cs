@@ -151,8 +151,7 @@ public static class E2eBenchmark
         var urls = string.Join(',', nodes.Select(n => n.Url));
         var natsCpu = NodesMeter(nodes);
         var run = await DipBenchmark.RunAsync(null, null, plan, connections,
-            ["--engine", "nats", "--nats-url", urls, "--Halfhour:Backbone:Engine=nats", "--Halfhour:Backbone:Nats:Urls=" + urls,
-                "--Halfhour:Backbone:Nats:Replicas=" + replicas.ToString(CultureInfo.InvariantCulture)],
+            ["--engine", "nats", "--nats-url", urls, "--Halfhour:Backbone:Nats:Replicas=" + replicas.ToString(CultureInfo.InvariantCulture)],
             [natsCpu], cancellationToken);
 
         // serve must really have stored in JetStream: a server that ignored the engine would measure the embedded log.
