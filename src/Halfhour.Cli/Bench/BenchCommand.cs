@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(LogBenchmark.Create());
         bench.Subcommands.Add(ValidateBenchmark.Create());
         bench.Subcommands.Add(DipBenchmark.Create());
+        bench.Subcommands.Add(E2eBenchmark.Create());
         return bench;
     }
 }

@@ -15,7 +15,7 @@ namespace Halfhour.Cli.Bench;
 public static class DipBenchmark
 {
     // The market's daily consumption volume (DESIGN.md): the day_minutes figure is this at the measured rate.
-    private const double MarketDayMessages = 30_000_000;
+    internal const double MarketDayMessages = 30_000_000;
 
     // Enough messages for a rate steady over tens of seconds, few enough that the suite ends within about two
     // minutes on a busy two-core machine, where publishing with every recipient pulling runs at 1,300-1,600 msg/s.
@@ -51,14 +51,20 @@ public static class DipBenchmark
                 return 1;
             }
 
-            var report = await RunAsync(parse.GetValue(url) is { } address ? new Uri(address) : null, parse.GetValue(data)?.FullName, (parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), cancellationToken);
+            var run = await RunAsync(parse.GetValue(url) is { } address ? new Uri(address) : null, parse.GetValue(data)?.FullName, (parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), [], [], cancellationToken);
+            var report = Report(run.Result, run.Server, parse.GetValue(warmup), parse.GetValue(connections));
             await report.PublishAsync(parse.GetValue(BenchCommand.JsonOption), cancellationToken);
             return 0;
         });
         return command;
     }
 
-    private static async Task<BenchReport> RunAsync(Uri? url, string? dataDirectory, (long Warmup, long Messages) plan, int connections, CancellationToken cancellationToken)
+    /// <summary>
+    /// One run: starts a backbone (<c>serve</c> with <paramref name="serveArguments"/> added) unless <paramref name="url"/> is
+    /// given, enrols the roster, and runs the load generator; <paramref name="alsoMeasured"/> are marked with the server's CPU.
+    /// </summary>
+    internal static async Task<DipRun> RunAsync(Uri? url, string? dataDirectory, (long Warmup, long Messages) plan, int connections,
+        IReadOnlyList<string> serveArguments, IReadOnlyList<CpuMeter> alsoMeasured, CancellationToken cancellationToken)
     {
         var work = Path.Combine(Path.GetTempPath(), "halfhour-bench-dip-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
@@ -72,8 +78,8 @@ public static class DipBenchmark
                 url = new Uri($"https://127.0.0.1:{port}/");
                 // The participant rate limit protects a shared backbone from one participant; this one benchmark
                 // sender must not be throttled by it.
-                server = StartHalfhour(redirect: false, "serve", "--data", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    "--Halfhour:Limits:RequestsPerSecond=1000000", "--Halfhour:Limits:RequestBurst=1000000", "--Logging:LogLevel:Default=Warning");
+                server = LoadProcess.StartHalfhour(redirect: false, ["serve", "--data", dataDirectory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--Halfhour:Limits:RequestsPerSecond=1000000", "--Halfhour:Limits:RequestBurst=1000000", "--Logging:LogLevel:Default=Warning", .. serveArguments]);
                 await WaitReadyAsync(url, dataDirectory!, server, cancellationToken);
             }
 
@@ -87,27 +93,17 @@ public static class DipBenchmark
 
             Console.Out.WriteLine($"bench dip: publishing {plan.Warmup:N0} messages to warm up, then {plan.Messages:N0} measured, over {connections} connections to {url}…");
             var invariant = System.Globalization.CultureInfo.InvariantCulture;
-            using var load = StartHalfhour(redirect: true, "bench", "dip", "load", "--url", url.ToString(), "--data", dataDirectory!, "--roster", rosterFile,
-                "--messages", plan.Messages.ToString(invariant), "--warmup", plan.Warmup.ToString(invariant), "--first", first.ToString(invariant),
-                "--connections", connections.ToString(invariant), "--result", resultFile);
             // The server's CPU is sampled when the load generator says the measured phase starts and ends.
-            double measuring = double.NaN, published = double.NaN;
-            while (await load.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
-            {
-                if (line == DipLoadGenerator.MeasuringLine) measuring = CpuOf(server);
-                else if (line == DipLoadGenerator.PublishedLine) published = CpuOf(server);
-                else Console.Out.WriteLine(line);
-            }
-
-            await load.WaitForExitAsync(cancellationToken);
-            var serverCpu = (PublishOnly: published - measuring, WithDelivery: CpuOf(server) - measuring);
+            var serverCpu = CpuMeter.Of(server);
+            var exitCode = await LoadProcess.RunAsync([serverCpu, .. alsoMeasured], ["bench", "dip", "load", "--url", url.ToString(), "--data", dataDirectory!, "--roster", rosterFile,
+                "--messages", plan.Messages.ToString(invariant), "--warmup", plan.Warmup.ToString(invariant), "--first", first.ToString(invariant),
+                "--connections", connections.ToString(invariant), "--result", resultFile], cancellationToken);
             if (!File.Exists(resultFile))
             {
-                throw new InvalidOperationException($"the load generator ended ({load.ExitCode}) without a result.");
+                throw new InvalidOperationException($"the load generator ended ({exitCode}) without a result.");
             }
 
-            var result = JsonSerializer.Deserialize<DipLoadResult>(await File.ReadAllBytesAsync(resultFile, cancellationToken))!;
-            return Report(result, serverCpu, plan.Warmup, connections);
+            return new DipRun(JsonSerializer.Deserialize<DipLoadResult>(await File.ReadAllBytesAsync(resultFile, cancellationToken))!, serverCpu.Window);
         }
         finally
         {
@@ -129,7 +125,7 @@ public static class DipBenchmark
         }
     }
 
-    private static BenchReport Report(DipLoadResult result, (double PublishOnly, double WithDelivery) serverCpu, long warmup, int connections)
+    private static BenchReport Report(DipLoadResult result, CpuWindow serverCpu, long warmup, int connections)
     {
         var report = new BenchReport("dip");
         var rate = result.Accepted / result.PublishSeconds;
@@ -158,19 +154,6 @@ public static class DipBenchmark
         return report;
     }
 
-    /// <summary>Starts this program again with other arguments (<c>dotnet halfhour.dll …</c>), its output passed through or read by the caller.</summary>
-    private static Process StartHalfhour(bool redirect, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = redirect };
-        start.ArgumentList.Add(typeof(DipBenchmark).Assembly.Location);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException("could not start " + string.Join(' ', arguments));
-    }
-
     private static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
@@ -196,17 +179,6 @@ public static class DipBenchmark
         throw new TimeoutException($"the backbone was not ready at {url}readyz within {StartTimeout.TotalSeconds:N0} s.");
     }
 
-    private static double CpuOf(Process? process)
-    {
-        if (process is null)
-        {
-            return double.NaN;
-        }
-
-        process.Refresh();
-        return process.TotalProcessorTime.TotalSeconds;
-    }
-
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -214,3 +186,8 @@ public static class DipBenchmark
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>What one run of <see cref="DipBenchmark"/> measured: the load generator's result and the server process's CPU.</summary>
+/// <param name="Result">The load generator's result.</param>
+/// <param name="Server">The CPU of the <c>halfhour serve</c> process in the measured phase (NaN for a backbone given by URL).</param>
+internal sealed record DipRun(DipLoadResult Result, CpuWindow Server);

@@ -68,12 +68,6 @@ internal static class DipLoadGenerator
         return command;
     }
 
-    /// <summary>The line the load generator prints when the measured phase starts (after the warm-up).</summary>
-    public const string MeasuringLine = "bench dip load: measuring";
-
-    /// <summary>The line it prints when the measured phase's last answer has come.</summary>
-    public const string PublishedLine = "bench dip load: published";
-
     private static async Task<DipLoadResult> RunAsync(Uri url, string dataDirectory, List<ParticipantCredentials> roster, (long First, long Warmup, long Messages) plan,
         int connections, CancellationToken cancellationToken)
     {
@@ -98,11 +92,11 @@ internal static class DipLoadGenerator
         var process = Process.GetCurrentProcess();
         process.Refresh();
         var cpuBefore = process.TotalProcessorTime;
-        Console.Out.WriteLine(MeasuringLine);
+        Console.Out.WriteLine(LoadProcess.MeasuringLine);
         run.MeasureFrom(clock.Elapsed);
         var measured = new Phase(warmup.End, warmup.End + plan.Messages, connections) { StartedAt = clock.Elapsed };
         await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, measured, i, clock, cancellationToken), cancellationToken)));
-        Console.Out.WriteLine(PublishedLine);
+        Console.Out.WriteLine(LoadProcess.PublishedLine);
         publishing.SetResult();
         await pulling;
         process.Refresh();
@@ -112,10 +106,16 @@ internal static class DipLoadGenerator
             client.Dispose();
         }
 
+        return ResultOf(warmup, measured, run, 2 + centralCopies, cpu);
+    }
+
+    /// <summary>The result of a run: the measured phase's answers and latencies, the copies delivered, and the CPU used.</summary>
+    internal static DipLoadResult ResultOf(Phase warmup, Phase measured, Run run, long copiesPerMessage, double cpuSeconds)
+    {
         var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
-            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * (2 + centralCopies), cpu, run.FirstError);
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError);
     }
 
     private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,
@@ -179,7 +179,7 @@ internal static class DipLoadGenerator
     }
 
     /// <summary>One publishing phase: the messages <c>[Next, End)</c> shared out in batches, and what their answers said.</summary>
-    private sealed class Phase(long first, long end, int lanes)
+    internal sealed class Phase(long first, long end, int lanes)
     {
         public long Next = first;
         public long Sent;
@@ -261,7 +261,7 @@ internal static class DipLoadGenerator
     }
 
     /// <summary>What the pulling tasks share: copies delivered, when, and the first error of the run.</summary>
-    private sealed class Run
+    internal sealed class Run
     {
         public long Delivered;
         public long DeliveredMeasured;

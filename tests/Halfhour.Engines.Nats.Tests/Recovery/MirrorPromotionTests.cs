@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Halfhour.Broker.Storage;
+using Halfhour.Engines.Nats.Local;
 using Halfhour.Engines.Nats.Recovery;
-using Halfhour.Engines.Nats.Tests.Servers;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using Xunit.Abstractions;

@@ -1,3 +1,5 @@
+using Halfhour.Engines.Nats.Local;
+
 namespace Halfhour.Engines.Nats.Tests.Servers;
 
 /// <summary>One 3-node cluster shared by the tests of a class (each test uses streams of its own prefix).</summary>

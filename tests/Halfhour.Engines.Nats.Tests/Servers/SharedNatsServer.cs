@@ -1,3 +1,5 @@
+using Halfhour.Engines.Nats.Local;
+
 namespace Halfhour.Engines.Nats.Tests.Servers;
 
 /// <summary>

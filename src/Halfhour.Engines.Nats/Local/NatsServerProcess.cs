@@ -3,11 +3,12 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Halfhour.Engines.Nats.Tests.Servers;
+namespace Halfhour.Engines.Nats.Local;
 
 /// <summary>
 /// A real <c>nats-server</c> process on loopback with JetStream, its own config file and store directory;
-/// it can be SIGKILLed and restarted on the same ports and data, as a crashed node is.
+/// it can be SIGKILLed and restarted on the same ports and data, as a crashed node is. The engine's tests and
+/// <c>halfhour bench e2e</c> start their servers with it; production deployments run their own.
 /// </summary>
 public sealed class NatsServerProcess : IAsyncDisposable
 {
@@ -52,21 +53,42 @@ public sealed class NatsServerProcess : IAsyncDisposable
     /// <summary>Whether the process is running.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>The nats-server executable; missing is a failure, not a skip (test.sh installs it).</summary>
-    public static string Executable
+    /// <summary>What to do when nats-server is not installed.</summary>
+    public const string MissingMessage =
+        "nats-server is not installed (looked on PATH, in /usr/sbin and /usr/local/bin): install Debian's package with `apt-get install -y nats-server` (test.sh does it).";
+
+    /// <summary>The nats-server executable; missing is a failure, not a skip (test.sh installs it, the benchmark says how).</summary>
+    public static string Executable => Find() ?? throw new InvalidOperationException(MissingMessage);
+
+    /// <summary>Whether nats-server is installed where <see cref="Executable"/> looks.</summary>
+    public static bool IsInstalled => Find() is not null;
+
+    private static string? Find()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Append("/usr/local/bin"))
+        {
+            var path = Path.Combine(dir, "nats-server");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>CPU seconds the running process has used (user and system), 0 when it is not running.</summary>
+    public double CpuSeconds
     {
         get
         {
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Append("/usr/local/bin"))
+            if (_process is not { HasExited: false } process)
             {
-                var path = Path.Combine(dir, "nats-server");
-                if (File.Exists(path))
-                {
-                    return path;
-                }
+                return 0;
             }
 
-            throw new InvalidOperationException("nats-server is not installed: run `apt-get install nats-server` (test.sh does it).");
+            process.Refresh();
+            return process.TotalProcessorTime.TotalSeconds;
         }
     }
 
@@ -214,8 +236,9 @@ public sealed class NatsServerProcess : IAsyncDisposable
 }
 
 /// <summary>Free loopback ports, found by binding port 0 (a port may be taken again before use; rare on a test machine).</summary>
-internal static class FreePorts
+public static class FreePorts
 {
+    /// <summary><paramref name="count"/> distinct ports free at the time of the call.</summary>
     public static int[] Take(int count)
     {
         var listeners = new TcpListener[count];

@@ -1,4 +1,4 @@
-namespace Halfhour.Engines.Nats.Tests.Servers;
+namespace Halfhour.Engines.Nats.Local;
 
 /// <summary>A 3-node JetStream cluster on loopback: one cluster name, a server_name, config file and store per node.</summary>
 public sealed class NatsCluster : IAsyncDisposable
