@@ -24,8 +24,12 @@ internal sealed class ParticipantConnection : IDisposable
     // The DIP's property names as written (MPAN, transactionIDs), not camel-cased.
     private static readonly System.Text.Json.JsonSerializerOptions ExactNames = new();
 
+    // Numbers every request this process signs: the simulated participants share a few keys, and the DIP signature
+    // covers method, URL, date and body but not who signs, so two stubs polling the same path in the same millisecond
+    // would sign identically and the backbone would refuse the second as a replayed signature.
+    private static long s_requests;
+
     private readonly HttpClient _http;
-    private long _requests;
 
     /// <summary>Connects a participant to the backbone at <paramref name="url"/>.</summary>
     public ParticipantConnection(Uri url, PrivateCaTrust trust, X509Certificate2 certificate, string apiKey)
@@ -52,7 +56,7 @@ internal sealed class ParticipantConnection : IDisposable
     /// <summary>Registers (or with null, removes) this participant's webhook for a channel.</summary>
     public async Task SetWebhookAsync(string channel, string dipId, Uri? callback, int maxMessageCount, CancellationToken cancellationToken)
     {
-        var path = $"dip-channel/{channel}/pubconfig/{dipId}";
+        var path = $"dip-channel/{channel}/pubconfig/{dipId}?n={Next()}";
         using var response = callback is null
             ? await _http.DeleteAsync(path, cancellationToken).ConfigureAwait(false)
             : await _http.PostAsJsonAsync(path, new { callbackURL = callback.ToString(), maxMessageCount }, cancellationToken).ConfigureAwait(false);
@@ -65,9 +69,7 @@ internal sealed class ParticipantConnection : IDisposable
     /// <summary>Long-polls a channel for up to <paramref name="max"/> messages.</summary>
     public async Task<List<PulledMessage>> PullAsync(string channel, int max, int waitSeconds, CancellationToken cancellationToken)
     {
-        // The request number keeps each signed GET unique: two identical signed requests within the signature date's
-        // second would carry the same signature, and the backbone refuses the second as a replay.
-        var path = $"native/v1/channels/{channel}/messages?max={max}&waitSeconds={waitSeconds}&n={Interlocked.Increment(ref _requests)}";
+        var path = $"native/v1/channels/{channel}/messages?max={max}&waitSeconds={waitSeconds}&n={Next()}";
         using var response = await _http.GetAsync(path, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw Failure("GET", path, response.StatusCode, body);
@@ -85,7 +87,7 @@ internal sealed class ParticipantConnection : IDisposable
     /// <summary>Acknowledges pulled messages by receipt.</summary>
     public async Task AcknowledgeAsync(string channel, IReadOnlyList<string> receipts, CancellationToken cancellationToken)
     {
-        var path = $"native/v1/channels/{channel}/acknowledgements";
+        var path = $"native/v1/channels/{channel}/acknowledgements?n={Next()}";
         using var response = await _http.PostAsJsonAsync(path, new { receipts }, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw Failure("POST", path, response.StatusCode, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
     }
@@ -93,7 +95,7 @@ internal sealed class ParticipantConnection : IDisposable
     /// <summary>Replays this participant's messages of a channel with the given transaction IDs (at most 100), every page.</summary>
     public async Task<List<JsonElement>> ReplayAsync(string channel, string dipId, IReadOnlyList<string> transactionIds, CancellationToken cancellationToken)
     {
-        var path = $"dip-channel/{channel}/replay/{dipId}";
+        var path = $"dip-channel/{channel}/replay/{dipId}?n={Next()}";
         var messages = new List<JsonElement>();
         string? token = null;
         do
@@ -121,6 +123,8 @@ internal sealed class ParticipantConnection : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    private static long Next() => Interlocked.Increment(ref s_requests);
 
     private static HttpRequestException Failure(string method, string path, HttpStatusCode status, byte[] body) =>
         new($"{method} {path} answered {(int)status}: {System.Text.Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 600)))}", null, status);
