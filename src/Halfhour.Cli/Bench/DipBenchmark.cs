@@ -159,7 +159,7 @@ public static class DipBenchmark
     }
 
     /// <summary>Starts this program again with other arguments (<c>dotnet halfhour.dll …</c>), its output passed through or read by the caller.</summary>
-    private static Process StartHalfhour(bool redirect, params string[] arguments)
+    internal static Process StartHalfhour(bool redirect, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = redirect };
         start.ArgumentList.Add(typeof(DipBenchmark).Assembly.Location);
@@ -171,7 +171,8 @@ public static class DipBenchmark
         return Process.Start(start) ?? throw new InvalidOperationException("could not start " + string.Join(' ', arguments));
     }
 
-    private static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
+    /// <summary>Waits until a started backbone has created its sandbox and answers <c>/readyz</c>.</summary>
+    internal static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < StartTimeout)
@@ -207,7 +208,8 @@ public static class DipBenchmark
         return process.TotalProcessorTime.TotalSeconds;
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port free on the loopback interface now.</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
