@@ -40,8 +40,8 @@ public sealed record SimulationOptions
     /// <summary>How long an outage lasts.</summary>
     public TimeSpan OutageLength { get; init; } = TimeSpan.FromSeconds(4);
 
-    /// <summary>Requests publishing at once.</summary>
-    public int Connections { get; init; } = 4;
+    /// <summary>Requests publishing (or registering webhooks) at once.</summary>
+    public int Connections { get; init; } = 8;
 
     /// <summary>How long to wait for every expected copy after the last publication.</summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromMinutes(3);

@@ -27,8 +27,8 @@ public static class Enrolment
     // Enough keys that the population's TLS sessions do not all rest on one key, few enough to generate in about a second.
     private const int SharedKeys = 4;
 
-    // Concurrent operator requests: the server registers participants one at a time, so more buys nothing.
-    private const int Parallelism = 4;
+    // Concurrent operator requests: enough to keep the server busy while each waits for its registry write.
+    private const int Parallelism = 16;
 
     /// <summary>Enrols every participant of <paramref name="population"/>; <paramref name="enrolled"/> is told after each.</summary>
     public static async Task<IReadOnlyList<EnrolledParticipant>> EnrolAsync(Uri url, string dataDirectory, MarketPopulation population, Action? enrolled,
