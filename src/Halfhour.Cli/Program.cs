@@ -16,6 +16,8 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(Serve.ServeCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
+        root.Subcommands.Add(Simulate.SimulateCommand.Create());
+        root.Subcommands.Add(Simulate.ConformanceCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }

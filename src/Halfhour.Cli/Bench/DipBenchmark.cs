@@ -154,7 +154,8 @@ public static class DipBenchmark
         return report;
     }
 
-    private static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
+    /// <summary>Waits until a started backbone has created its sandbox and answers <c>/readyz</c>.</summary>
+    internal static async Task WaitReadyAsync(Uri url, string dataDirectory, Process server, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < StartTimeout)
@@ -179,7 +180,8 @@ public static class DipBenchmark
         throw new TimeoutException($"the backbone was not ready at {url}readyz within {StartTimeout.TotalSeconds:N0} s.");
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port free on the loopback interface now.</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -73,7 +73,7 @@ public sealed class ConsumptionRoster
     private static int Pick(long mpanCore, ulong salt, int count) => (int)(Mix((ulong)mpanCore ^ salt) % (ulong)count);
 
     /// <summary>SplitMix64's finaliser: a cheap, well-spread hash of a 64-bit value.</summary>
-    internal static ulong Mix(ulong x)
+    public static ulong Mix(ulong x)
     {
         x += 0x9E3779B97F4A7C15UL;
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;

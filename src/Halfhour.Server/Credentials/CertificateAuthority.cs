@@ -99,12 +99,21 @@ public sealed class CertificateAuthority : IDisposable
     public IssuedCertificate IssueClientCertificate(string dipId, string organisation) =>
         Issue($"CN={dipId}, O={Escape(organisation)}", ExtendedKeyUsage.ClientAuthentication, X509KeyUsageFlags.DigitalSignature, ClientLifetime, alternativeNames: null);
 
+    /// <summary>
+    /// Issues a participant's client certificate for a key the caller holds (a simulated market of hundreds of
+    /// participants shares a few keys, as generating an RSA key takes a good part of a second on a small machine).
+    /// </summary>
+    public IssuedCertificate IssueClientCertificate(string dipId, string organisation, RSA key) =>
+        Issue($"CN={dipId}, O={Escape(organisation)}", ExtendedKeyUsage.ClientAuthentication, X509KeyUsageFlags.DigitalSignature, ClientLifetime, alternativeNames: null,
+            key ?? throw new ArgumentNullException(nameof(key)));
+
     /// <inheritdoc />
     public void Dispose() => Certificate.Dispose();
 
-    private IssuedCertificate Issue(string subject, string usage, X509KeyUsageFlags keyUsage, TimeSpan lifetime, X509Extension? alternativeNames)
+    private IssuedCertificate Issue(string subject, string usage, X509KeyUsageFlags keyUsage, TimeSpan lifetime, X509Extension? alternativeNames, RSA? givenKey = null)
     {
-        using var key = RSA.Create(LeafKeyBits);
+        using var ownKey = givenKey is null ? RSA.Create(LeafKeyBits) : null;
+        var key = givenKey ?? ownKey!;
         var request = new CertificateRequest(new X500DistinguishedName(subject), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(keyUsage, critical: true));

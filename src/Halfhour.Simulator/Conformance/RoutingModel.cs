@@ -1,0 +1,65 @@
+using System.Globalization;
+using Halfhour.Market.Appointments;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Participants;
+using Halfhour.Market.Routing;
+using Halfhour.Market.Validation;
+using Halfhour.Simulator.Traffic;
+
+namespace Halfhour.Simulator.Conformance;
+
+/// <summary>
+/// Who should receive each message, worked out on the simulator's side from the market's own rules: the catalogue's
+/// receiving roles, the <see cref="Router"/>'s policy and an <see cref="AppointmentBook"/> kept from the registration
+/// messages the simulator sent, in the order it sent them. It shares the rules with the backbone but none of its state,
+/// so a backbone that routed from a wrong book, lost an appointment or mis-addressed a message disagrees with it.
+/// Not thread-safe: the simulator routes a phase, then applies its registrations, as the backbone does per batch.
+/// </summary>
+public sealed class RoutingModel
+{
+    private readonly AppointmentBook _book = new();
+    private readonly Router _router;
+    private readonly MarketEnvironment _environment;
+    private readonly MessageFacts _facts = new();
+    private readonly RoutedRecipients _recipients = new();
+    private readonly List<AppointmentChange> _scratch = [];
+
+    /// <summary>A model over the environment's directory (the simulated participants and any others the backbone has there).</summary>
+    public RoutingModel(IParticipantDirectory directory, MarketEnvironment environment, TimeProvider? time = null)
+    {
+        _router = new Router(directory, _ => _book, time: time);
+        _environment = environment;
+    }
+
+    /// <summary>The recipients of a message as the rules say, or a refusal the backbone should also give.</summary>
+    public string[] Recipients(PlannedMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!InterfaceCatalogue.Specification.TryGet(message.Channel, out var definition))
+        {
+            throw new InvalidOperationException($"{message.Channel} is not in the catalogue.");
+        }
+
+        _facts.Reset();
+        _facts.InterfaceId = message.Channel;
+        _facts.EventCode = "[" + message.EventCode + "]";
+        _facts.SenderDipId = message.SenderDipId;
+        _facts.Mpan = message.Mpan == 0 ? null : message.Mpan.ToString(CultureInfo.InvariantCulture);
+        _facts.DistributorDipId = message.DistributorDipId;
+        _facts.PrimaryRecipients.AddRange(message.Primary);
+        var verdict = _router.Route(definition, _facts, _environment, _recipients);
+        if (!verdict.IsValid)
+        {
+            throw new InvalidOperationException($"The simulator planned a message the rules refuse: {message.Channel} from {message.SenderDipId}: {verdict}");
+        }
+
+        return [.. _recipients.Primary, .. _recipients.Secondary, .. _recipients.Always];
+    }
+
+    /// <summary>Applies an accepted registration message to the model's appointment book.</summary>
+    public void Apply(PlannedMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        _book.ApplyMessage(message.Bytes, _scratch);
+    }
+}

@@ -1,0 +1,81 @@
+using Halfhour.Server.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Halfhour.Simulator.Tests;
+
+public sealed class SimulatedMarketTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_day_of_the_whole_population_at_small_scale_reaches_every_stub_exactly_as_the_routing_rules_say()
+    {
+        // On a memory file system where there is one: registering 232 participants and 800 webhooks fsyncs each change,
+        // which on a shared disk costs more than the rest of the run; durability is not what this test is about.
+        var data = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), "halfhour-sim-tests-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var server = await HalfhourServer.StartAsync([], b =>
+            {
+                b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["Halfhour:DataDirectory"] = data,
+                    ["Halfhour:Port"] = "0",
+                    // One backbone serves the whole simulated market from one process: no participant may be throttled.
+                    ["Halfhour:Limits:RequestsPerSecond"] = "1000000",
+                    ["Halfhour:Limits:RequestBurst"] = "1000000",
+                });
+                b.Logging.ClearProviders();
+            });
+
+            var report = await new MarketSimulation(new SimulationOptions
+            {
+                Url = server.BaseAddress,
+                DataDirectory = data,
+                Mpans = 2_000,
+                Days = 1,
+                OutageLength = TimeSpan.FromSeconds(3),
+            }, new Progress(output)).RunAsync(CancellationToken.None);
+
+            foreach (var row in report.Roles)
+            {
+                output.WriteLine($"{row.Role,-5} stubs {row.Stubs,3} expected {row.Expected,6} received {row.Received,6} missing {row.Missing} unexpected {row.Unexpected} out-of-order {row.OutOfOrder} dup {row.Duplicates} replayed {row.Replayed} mismarked {row.ReplayMisMarked} differ {row.RecipientsDiffer} faults {row.Faults}");
+            }
+
+            foreach (var example in report.Examples) output.WriteLine(example);
+            output.WriteLine($"publish {report.PublishSeconds:0.0} s, deliver {report.DeliverSeconds:0.0} s; published {string.Join(", ", report.Published.Select(p => $"{p.Key}={p.Value}"))}");
+
+            Assert.True(report.Participants >= 230, $"the reference population, got {report.Participants}");
+            Assert.Empty(report.Refused);
+            Assert.All(report.Roles, row => Assert.True(row.Conforms, $"{row.Role}: {row}"));
+            Assert.Equal(2_000, report.Published["IF-036"]);
+            Assert.True(report.Published["IF-021"] > 1_900);
+            Assert.Contains(report.Roles, r => r.Role == "SUP" && r.Replayed > 0);
+            Assert.NotEmpty(report.Outages);
+            Assert.All(report.Outages, o => Assert.True(o.HeldBack > 0 && o.ArrivedAfter == o.HeldBack, o.ToString()));
+            Assert.True(report.Conforms);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(data, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Writes when each long task starts, so a slow run shows where its time went.</summary>
+    private sealed class Progress(ITestOutputHelper output) : ISimulationProgress
+    {
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public void Start(string task, long total) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:0.0} s: {task} ({total:N0})");
+
+        public void Report(string task, long done)
+        {
+        }
+    }
+}
