@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Halfhour.Market.Consumption;
 
@@ -50,32 +49,7 @@ public sealed class ValidateCommandTests : IDisposable
 
     private static async Task<(int Code, string Output)> RunAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Cli());
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await output + await errors);
-    }
-
-    /// <summary>The CLI the solution build put beside its project (the test script builds the solution first).</summary>
-    private static string Cli()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var dll = Path.Combine(directory.FullName, "src", "Halfhour.Cli", "bin", "Release", "net10.0", "halfhour.dll");
-            if (File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
-            {
-                return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is not built; run `dotnet build Halfhour.slnx -c Release` first.");
-            }
-        }
-
-        throw new InvalidOperationException($"no Halfhour.slnx above {AppContext.BaseDirectory}");
+        var (code, output, errors) = await CliProcess.RunAsync(arguments);
+        return (code, output + errors);
     }
 }

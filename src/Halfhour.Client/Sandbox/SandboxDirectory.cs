@@ -61,15 +61,14 @@ public sealed class SandboxDirectory
         return new SandboxDirectory(path, participants);
     }
 
-    /// <summary>The participant named by its DIP ID or its role code (the first of that role); a clear error naming the choices otherwise.</summary>
+    /// <summary>The participant named by its DIP ID or its role code (the first of that role); a <see cref="KeyNotFoundException"/> naming the choices otherwise.</summary>
     public SandboxParticipant Find(string dipIdOrRole)
     {
         ArgumentException.ThrowIfNullOrEmpty(dipIdOrRole);
         return Participants.FirstOrDefault(p => p.DipId == dipIdOrRole)
             ?? Participants.FirstOrDefault(p => string.Equals(p.Role, dipIdOrRole, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ArgumentException(
-                $"The sandbox at {Path} has no participant '{dipIdOrRole}'; use a DIP ID or role of: {string.Join(", ", Participants.Select(p => $"{p.DipId} ({p.Role})"))}.",
-                nameof(dipIdOrRole));
+            ?? throw new KeyNotFoundException(
+                $"The sandbox at {Path} has no participant '{dipIdOrRole}'; use a DIP ID or role of: {string.Join(", ", Participants.Select(p => $"{p.DipId} ({p.Role})"))}.");
     }
 
     /// <summary>The operator API key.</summary>
