@@ -115,6 +115,27 @@ public sealed class DipClientTests(SdkServerFixture fixture)
     }
 
     [Fact]
+    public async Task A_429_is_retried_after_its_Retry_After_and_a_503_at_once_with_back_off()
+    {
+        static HttpResponseMessage? Busy(int request) => request switch
+        {
+            1 => new HttpResponseMessage(HttpStatusCode.TooManyRequests) { Headers = { RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(1)) } },
+            2 => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable),
+            _ => null,
+        };
+        var patient = SdkServerFixture.QuickRetries with { MaxDelay = TimeSpan.FromSeconds(5) };
+        using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(43), Role.SDS) with { Retry = patient }, FaultyTransport.Wrap(out var transport, answerInstead: Busy));
+
+        var result = await client.SendAsync(fixture.ConsumptionFor(43));
+
+        Assert.True(result.Accepted, result.Help);
+        Assert.False(result.Duplicate); // the two refusals stored nothing
+        var arrivals = transport().Arrivals;
+        Assert.Equal(3, arrivals.Count);
+        Assert.True(arrivals[1] - arrivals[0] >= TimeSpan.FromSeconds(0.95), $"retried {arrivals[1] - arrivals[0]} after a 429 asking for 1 s");
+    }
+
+    [Fact]
     public async Task A_refused_request_is_not_retried_and_says_why()
     {
         using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(41), Role.SDS), FaultyTransport.Wrap(out var transport));

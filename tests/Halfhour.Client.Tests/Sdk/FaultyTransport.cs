@@ -5,23 +5,33 @@ namespace Halfhour.Client.Tests.Sdk;
 /// answer to the first N publishes after the server has handled them — the connection dying on the way back, the case
 /// where a sender cannot know whether its messages were stored.
 /// </summary>
-internal sealed class FaultyTransport(HttpMessageHandler inner, int answersToLose = 0) : DelegatingHandler(inner)
+internal sealed class FaultyTransport(HttpMessageHandler inner, int answersToLose = 0, Func<int, HttpResponseMessage?>? answerInstead = null) : DelegatingHandler(inner)
 {
     private int _lost;
     private int _requests;
 
     public int Requests => Volatile.Read(ref _requests);
 
-    public static Func<HttpMessageHandler, HttpMessageHandler> Wrap(out Func<FaultyTransport> transport, int answersToLose = 0)
+    /// <summary>The arrival time of each request.</summary>
+    public List<DateTimeOffset> Arrivals { get; } = [];
+
+    /// <summary>
+    /// A wrapper for the SDK's transport: <paramref name="answersToLose"/> publish answers are lost after the server handled
+    /// them; <paramref name="answerInstead"/>, given the request number (from 1), may answer for the server without sending.
+    /// </summary>
+    public static Func<HttpMessageHandler, HttpMessageHandler> Wrap(out Func<FaultyTransport> transport, int answersToLose = 0,
+        Func<int, HttpResponseMessage?>? answerInstead = null)
     {
         FaultyTransport? made = null;
         transport = () => made!;
-        return inner => made = new FaultyTransport(inner, answersToLose);
+        return inner => made = new FaultyTransport(inner, answersToLose, answerInstead);
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _requests);
+        var number = Interlocked.Increment(ref _requests);
+        lock (Arrivals) Arrivals.Add(DateTimeOffset.UtcNow);
+        if (answerInstead?.Invoke(number) is { } instead) return instead;
         var response = await base.SendAsync(request, cancellationToken);
         var publish = request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath.StartsWith("/dip-channel/", StringComparison.Ordinal)
             && request.RequestUri.Segments.Length == 3;
