@@ -8,14 +8,7 @@ internal static class CliProcess
     /// <summary>Runs the program; its exit code, its standard output and its standard error.</summary>
     public static async Task<(int Code, string Output, string Errors)> RunAsync(string[] arguments, string? stdin = null, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null };
-        start.ArgumentList.Add(Path());
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
+        using var process = Start(arguments, stdin is not null);
         if (stdin is not null)
         {
             await process.StandardInput.WriteAsync(stdin);
@@ -26,6 +19,19 @@ internal static class CliProcess
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60));
         return (process.ExitCode, await output, await errors);
+    }
+
+    /// <summary>Starts the program with its output (and, if asked, its input) redirected; the caller reads, waits and disposes.</summary>
+    public static Process Start(string[] arguments, bool redirectInput = false)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput };
+        start.ArgumentList.Add(Path());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start)!;
     }
 
     /// <summary>The CLI the solution build put beside its project (the test script builds the solution first).</summary>

@@ -57,6 +57,61 @@ public sealed class ParticipantCommandTests(CliServerFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Receive_with_a_webhook_prints_what_the_backbone_pushes_to_it()
+    {
+        var port = UnusedPort();
+        var ldso = Server.Server.Sandbox.For(Role.LDSO).Participant;
+        using var receiver = CliProcess.Start(["receive", .. Connection, "--as", "LDSO", "--channel", "IF-021", "--webhook", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        receiver.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) lines.Add(e.Data);
+        };
+        receiver.BeginOutputReadLine();
+        var errors = receiver.StandardError.ReadToEndAsync();
+        try
+        {
+            Assert.True(lines.TryTake(out var banner, TimeSpan.FromSeconds(60)), await Finished(receiver, errors));
+            Assert.Contains($"listening on http://127.0.0.1:{port}/hook", banner, StringComparison.Ordinal);
+            var sds = Server.Server.Sandbox.For(Role.SDS).Participant;
+            var message = new ConsumptionMessage
+            {
+                Point = new MeteringPoint("1012345678903", ldso.DipId, "_A"),
+                SettlementDay = new DateOnly(2025, 6, 2),
+                Periods = [.. Enumerable.Repeat(0.25m, ConsumptionMessage.PeriodsPerDay)],
+            }.Build(new DipSender(sds.DipId, "SDS", "DEV"), DateTimeOffset.UtcNow);
+            var sent = await CliProcess.RunAsync(["send", .. Connection, "--as", "SDS", "--json"], stdin: message.ToString());
+            Assert.True(sent.Code == 0, sent.Output + sent.Errors);
+            var transactionId = JsonNode.Parse(sent.Output)!.AsArray().Single()!["transactionId"]!.GetValue<string>();
+
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            string? line = null;
+            while (DateTime.UtcNow < deadline && (line is null || !line.Contains(transactionId, StringComparison.Ordinal)))
+            {
+                lines.TryTake(out line, TimeSpan.FromSeconds(1));
+            }
+
+            Assert.Equal($"{transactionId}  IF-021 [ActivePower]  MPAN 1012345678903  from {sds.DipId} (SDS)", line);
+        }
+        finally
+        {
+            receiver.Kill();
+            await receiver.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>A loopback port nothing listens on (it was free a moment ago).</summary>
+    private static int UnusedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<string> Finished(System.Diagnostics.Process process, Task<string> errors) =>
+        process.HasExited ? $"exited {process.ExitCode}: {await errors}" : "no banner within a minute";
+
+    [Fact]
     public async Task A_refused_message_exits_1_and_prints_the_help()
     {
         var broken = new JsonObject { ["payload"] = new JsonObject { ["CommonBlock"] = new JsonObject { ["S0"] = new JsonObject { ["interfaceID"] = "IF-021" } } } };
@@ -71,10 +126,7 @@ public sealed class ParticipantCommandTests(CliServerFixture fixture) : IClassFi
     [Fact]
     public async Task Without_a_backbone_send_says_none_answers_and_how_to_start_one()
     {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = UnusedPort();
         var file = Path.Combine(_directory, "m.json");
         await File.WriteAllTextAsync(file, "{\"payload\":{\"CommonBlock\":{\"S0\":{\"interfaceID\":\"IF-021\"}}}}");
 
