@@ -18,6 +18,11 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(Simulate.SimulateCommand.Create());
         root.Subcommands.Add(Simulate.ConformanceCommand.Create());
+        root.Subcommands.Add(Messaging.SendCommand.Create());
+        root.Subcommands.Add(Messaging.ReceiveCommand.Create());
+        root.Subcommands.Add(Messaging.ReplayCommands.Replay());
+        root.Subcommands.Add(Messaging.ReplayCommands.Requeue());
+        root.Subcommands.Add(Operator.ParticipantsCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }

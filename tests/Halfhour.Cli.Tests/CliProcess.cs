@@ -2,25 +2,24 @@ using System.Diagnostics;
 
 namespace Halfhour.Cli.Tests;
 
-/// <summary>The built <c>halfhour</c> program, run as an operator runs it: its exit code and everything it wrote.</summary>
+/// <summary>Runs the built <c>halfhour</c> program as an operator does: a separate process, real arguments, exit code and output.</summary>
 internal static class CliProcess
 {
-    /// <summary>Runs <c>halfhour ARGUMENTS</c> and waits for it at most <paramref name="timeout"/>.</summary>
-    public static async Task<(int Code, string Output)> RunAsync(TimeSpan timeout, params string[] arguments)
+    /// <summary>Runs the program; its exit code, its standard output and its standard error.</summary>
+    public static async Task<(int Code, string Output, string Errors)> RunAsync(string[] arguments, string? stdin = null, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Cli());
-        foreach (var argument in arguments)
+        using var process = Start(arguments, stdin is not null);
+        if (stdin is not null)
         {
-            start.ArgumentList.Add(argument);
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
         }
 
-        using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         try
         {
-            await process.WaitForExitAsync().WaitAsync(timeout);
+            await process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60));
         }
         catch (TimeoutException)
         {
@@ -28,16 +27,29 @@ internal static class CliProcess
             throw;
         }
 
-        return (process.ExitCode, await output + await errors);
+        return (process.ExitCode, await output, await errors);
+    }
+
+    /// <summary>Starts the program with its output (and, if asked, its input) redirected; the caller reads, waits and disposes.</summary>
+    public static Process Start(string[] arguments, bool redirectInput = false)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput };
+        start.ArgumentList.Add(Path());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start)!;
     }
 
     /// <summary>The CLI the solution build put beside its project (the test script builds the solution first).</summary>
-    private static string Cli()
+    private static string Path()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
-            var dll = Path.Combine(directory.FullName, "src", "Halfhour.Cli", "bin", "Release", "net10.0", "halfhour.dll");
-            if (File.Exists(Path.Combine(directory.FullName, "Halfhour.slnx")))
+            var dll = System.IO.Path.Combine(directory.FullName, "src", "Halfhour.Cli", "bin", "Release", "net10.0", "halfhour.dll");
+            if (File.Exists(System.IO.Path.Combine(directory.FullName, "Halfhour.slnx")))
             {
                 return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is not built; run `dotnet build Halfhour.slnx -c Release` first.");
             }

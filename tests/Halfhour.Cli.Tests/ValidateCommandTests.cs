@@ -47,5 +47,9 @@ public sealed class ValidateCommandTests : IDisposable
     private static byte[] Array(params byte[][] messages)
         => Encoding.UTF8.GetBytes("[" + string.Join(",", messages.Select(m => Encoding.UTF8.GetString(m))) + "]");
 
-    private static Task<(int Code, string Output)> RunAsync(params string[] arguments) => CliProcess.RunAsync(TimeSpan.FromSeconds(60), arguments);
+    private static async Task<(int Code, string Output)> RunAsync(params string[] arguments)
+    {
+        var (code, output, errors) = await CliProcess.RunAsync(arguments);
+        return (code, output + errors);
+    }
 }

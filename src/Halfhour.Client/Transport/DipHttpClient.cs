@@ -28,7 +28,10 @@ public static class DipHttpClient
     public const string ApiKeyHeader = "X-API-Key";
 
     /// <summary>Creates a client for a connection; dispose it when done.</summary>
-    public static HttpClient Create(DipConnection connection)
+    public static HttpClient Create(DipConnection connection) => Create(connection, null);
+
+    /// <summary>Creates a client whose transport (below signing) is wrapped, e.g. by a fault injector in tests.</summary>
+    internal static HttpClient Create(DipConnection connection, Func<HttpMessageHandler, HttpMessageHandler>? wrapTransport)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var tls = new HttpClientHandler { ClientCertificateOptions = ClientCertificateOption.Manual };
@@ -39,9 +42,10 @@ public static class DipHttpClient
                 certificate is not null && trust.Check(certificate, ExtendedKeyUsage.ServerAuthentication) is null;
         }
 
+        var transport = wrapTransport?.Invoke(tls) ?? tls;
         HttpMessageHandler handler = connection.SignRequests && connection.Certificate is not null
-            ? new DipSigningHandler(new DipRequestSigner(connection.Certificate), tls)
-            : tls;
+            ? new DipSigningHandler(new DipRequestSigner(connection.Certificate), transport)
+            : transport;
         var client = new HttpClient(handler) { BaseAddress = connection.BaseAddress };
         if (connection.ApiKey is not null) client.DefaultRequestHeaders.Add(ApiKeyHeader, connection.ApiKey);
         return client;
