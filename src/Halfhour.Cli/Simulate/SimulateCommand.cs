@@ -63,9 +63,20 @@ public static class SimulateCommand
                 Url = url, DataDirectory = data, Mpans = parse.GetValue(mpans), Days = parse.GetValue(days), Population = population,
                 OutageLength = TimeSpan.FromSeconds(parse.GetValue(outageSeconds)),
             };
-            var report = parse.GetValue(url) is { } address
-                ? await RunAsync(options(new Uri(address), parse.GetValue(data)!.FullName), cancellationToken)
-                : await WithOwnBackboneAsync(dataDirectory => RunAsync(options(dataDirectory.Url, dataDirectory.Data), cancellationToken), cancellationToken);
+            ConformanceReport report;
+            try
+            {
+                report = parse.GetValue(url) is { } address
+                    ? await RunAsync(options(new Uri(address), parse.GetValue(data)!.FullName), cancellationToken)
+                    : await WithOwnBackboneAsync(dataDirectory => RunAsync(options(dataDirectory.Url, dataDirectory.Data), cancellationToken), cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or InvalidOperationException or IOException or TimeoutException)
+            {
+                // The market could not be run at all (backbone unreachable, refused enrolment, wrong data directory): say which.
+                await Console.Error.WriteLineAsync($"simulate: {e.Message}");
+                return 2;
+            }
+
             Print(report);
             if (parse.GetValue(json) is { } file)
             {
