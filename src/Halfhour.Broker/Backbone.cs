@@ -50,6 +50,9 @@ public sealed class Backbone : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
 
+    // Every recipient of a message receives the same stamped bytes: made once, shared by all subscriptions.
+    private readonly StampedMessageCache _stamped = new();
+
     private Backbone(IEventStore store, BackboneOptions options, IParticipantDirectory directory, ILoggerFactory loggers)
     {
         var catalogue = options.Catalogue ?? InterfaceCatalogue.Specification;
@@ -67,6 +70,7 @@ public sealed class Backbone : IAsyncDisposable
         Appointments = new AppointmentKeeper(directory, options.Time);
         Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, References, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
+        Publisher.Delivery = (_stamped, new MessageStamper(catalogue));
         Replays = new ReplayService(store, catalogue);
         StatusMessages = new StatusMessagePublisher(store, Layout, Replays, Indexer, Audit, options.Time);
     }
@@ -123,7 +127,7 @@ public sealed class Backbone : IAsyncDisposable
     /// <summary>The subscription of a recipient to one channel (created on first use).</summary>
     public RecipientSubscription Subscription(MarketEnvironment environment, string dipId, string interfaceId)
         => _subscriptions.GetOrAdd((environment, dipId, interfaceId),
-            key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time));
+            key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time, _stamped));
 
     /// <summary>
     /// The delivery state of a message for a recipient: null when the transaction ID is not one of a

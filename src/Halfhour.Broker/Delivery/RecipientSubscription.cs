@@ -41,13 +41,19 @@ public sealed class RecipientSubscription : IDisposable
     private readonly Dictionary<(string Topic, int Partition), long> _handedOutHighWater = [];
     private readonly Dictionary<(string Topic, int Partition), long> _ackedHighWater = [];
     private readonly StoredEventReader _events;
+    private readonly StampedMessageCache _stamped;
     private long _ackedThrough;
     private long _readPosition;
     private bool _loaded;
 
-    /// <summary>Creates the subscription of <paramref name="dipId"/> to <paramref name="interfaceId"/> in <paramref name="environment"/>.</summary>
-    public RecipientSubscription(IEventStore store, InterfaceCatalogue catalogue, MarketEnvironment environment, string dipId, string interfaceId, TimeSpan visibilityTimeout, TimeProvider time)
+    /// <summary>
+    /// Creates the subscription of <paramref name="dipId"/> to <paramref name="interfaceId"/> in <paramref name="environment"/>;
+    /// <paramref name="stamped"/> is the cache of stamped messages it shares with the other recipients' subscriptions (its own when null).
+    /// </summary>
+    public RecipientSubscription(IEventStore store, InterfaceCatalogue catalogue, MarketEnvironment environment, string dipId, string interfaceId, TimeSpan visibilityTimeout, TimeProvider time,
+        StampedMessageCache? stamped = null)
     {
+        _stamped = stamped ?? new StampedMessageCache(0);
         InterfaceId = interfaceId;
         _store = store;
         _stamper = new MessageStamper(catalogue);
@@ -287,11 +293,18 @@ public sealed class RecipientSubscription : IDisposable
         }
     }
 
-    private async Task<(string TransactionId, string Mpan, byte[] Bytes)> StampAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
+    private async ValueTask<StampedMessage> StampAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
     {
+        if (_stamped.TryGet(topic, partition, offset, out var shared))
+        {
+            return shared;
+        }
+
         var message = StoredMessage.Read(await ReadEventAsync(topic, partition, offset, cancellationToken));
         var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
-        return (transactionId, message.Mpan, bytes);
+        var stamped = new StampedMessage(transactionId, message.Mpan, bytes);
+        _stamped.Add(topic, partition, offset, stamped);
+        return stamped;
     }
 
     private async Task<ReadOnlyMemory<byte>> ReadEventAsync(string topic, int partition, long offset, CancellationToken cancellationToken)

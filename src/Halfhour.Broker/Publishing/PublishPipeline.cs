@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Halfhour.Broker.Audit;
 using Halfhour.Broker.Deduplication;
+using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Routing;
 using Halfhour.Broker.Storage;
@@ -51,6 +52,12 @@ public sealed class PublishPipeline
         _time = time;
     }
 
+    /// <summary>
+    /// Where accepted messages are stamped for delivery as soon as they are durable, while their bytes are still in
+    /// memory: every recipient's subscription then takes the same stamped copy instead of reading the stored batch back.
+    /// </summary>
+    internal (StampedMessageCache Cache, MessageStamper Stamper)? Delivery { get; set; }
+
     /// <summary>Called, in offset order per partition, for each message once it is durable (appointment book, audit).</summary>
     public event Action<StoredMessage, MessageFacts>? Accepted;
 
@@ -59,15 +66,27 @@ public sealed class PublishPipeline
     /// <paramref name="caller"/> to the channel <paramref name="channelInterfaceId"/>; one result per message.
     /// </summary>
     /// <exception cref="PublishRequestException">The body is not a JSON array of messages (nothing is stored).</exception>
-    public async ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    public ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(caller);
         var ranges = new List<Range>();
         if (!MessageBatch.TrySplit(body.Span, ranges))
         {
             throw new PublishRequestException("The body is not a JSON array of messages", "Send a JSON array of {\"payload\": …} objects, even for a single message.");
         }
 
+        return PublishAsync(caller, channelInterfaceId, body, ranges, cancellationToken);
+    }
+
+    /// <summary>
+    /// Publishes the messages of <paramref name="body"/> whose byte ranges the caller has already found (the server's
+    /// shape check of the array finds them in the same pass), so the body is not read a second time to split it.
+    /// </summary>
+    /// <exception cref="PublishRequestException">There is no message, or the channel is unknown (nothing is stored).</exception>
+    public async ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, IReadOnlyList<Range> ranges,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(ranges);
         if (ranges.Count == 0)
         {
             throw new PublishRequestException("The array holds no message", "Send at least one {\"payload\": …} object in the array.");
@@ -253,7 +272,19 @@ public sealed class PublishPipeline
             }
 
             var message = entry.Stored;
-            var transactionId = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offsets[w++]);
+            var offset = offsets[w++];
+            string transactionId;
+            if (Delivery is var (cache, stamper))
+            {
+                var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
+                transactionId = stamped.TransactionId;
+                cache.Add(writes[w - 1].Topic, partitions[k], offset, new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes));
+            }
+            else
+            {
+                transactionId = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offset);
+            }
+
             _references.Commit(entry.Key, transactionId, message.AcceptedAt);
             results[entry.Index] = new MessageResult
             {

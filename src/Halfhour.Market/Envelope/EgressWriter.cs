@@ -14,8 +14,14 @@ namespace Halfhour.Market.Envelope;
 /// </summary>
 public static class EgressWriter
 {
+    // The largest scratch buffer a thread keeps: a consumption message of a few settlement days.
+    private const int MaxScratchBytes = 1 << 20;
+
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
 
     private static readonly JsonWriterOptions s_options = new()
     {
@@ -26,9 +32,17 @@ public static class EgressWriter
     /// <summary>The stamped message as a new array.</summary>
     public static byte[] Stamp(ReadOnlySpan<byte> message, EgressStamp stamp)
     {
-        var output = new ArrayBufferWriter<byte>(message.Length + 512);
+        // One scratch buffer per thread, so the only allocation per message is the array returned.
+        var output = t_scratch ??= new ArrayBufferWriter<byte>(16 << 10);
+        output.ResetWrittenCount();
         Write(message, stamp, output);
-        return output.WrittenSpan.ToArray();
+        var stamped = output.WrittenSpan.ToArray();
+        if (output.Capacity > MaxScratchBytes)
+        {
+            t_scratch = null; // an unusually large message: do not keep its buffer for ever
+        }
+
+        return stamped;
     }
 
     /// <summary>Writes the stamped message to <paramref name="output"/>.</summary>
@@ -40,7 +54,37 @@ public static class EgressWriter
         writer.Reset(output);
         var reader = new Utf8JsonReader(message);
         reader.Read();
-        ObjectWith(ref reader, message, stamp, writer, "payload"u8, Payload);
+        writer.WriteStartObject();
+        if (reader.Read() && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("payload"u8))
+        {
+            // The usual shape: the payload first, its CommonBlock first. Everything after the CommonBlock is copied raw.
+            writer.WritePropertyName("payload"u8);
+            reader.Read();
+            writer.WriteStartObject();
+            if (reader.Read() && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("CommonBlock"u8))
+            {
+                writer.WritePropertyName("CommonBlock"u8);
+                reader.Read();
+                CommonBlock(ref reader, message, stamp, writer);
+                if (CopyPayloadTail(ref reader, message, writer, output))
+                {
+                    return;
+                }
+
+                RestOf(ref reader, message, stamp, writer, "CommonBlock"u8, CommonBlock);
+            }
+            else
+            {
+                Continue(ref reader, message, stamp, writer, "CommonBlock"u8, CommonBlock);
+            }
+
+            RestOf(ref reader, message, stamp, writer, "payload"u8, Payload);
+        }
+        else
+        {
+            Continue(ref reader, message, stamp, writer, "payload"u8, Payload);
+        }
+
         writer.Flush();
     }
 
@@ -49,11 +93,53 @@ public static class EgressWriter
     private static void Payload(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, EgressStamp stamp, Utf8JsonWriter writer) =>
         ObjectWith(ref reader, message, stamp, writer, "CommonBlock"u8, CommonBlock);
 
+    /// <summary>
+    /// Once the CommonBlock is stamped, what follows it in the payload (the CustomBlock: nearly all the bytes) is copied
+    /// as it stands without being read token by token. A validated message is <c>{"payload":{…}}</c> and nothing else,
+    /// so the payload closes at the last brace but one; false (the caller copies property by property) when the
+    /// message does not end that way.
+    /// </summary>
+    private static bool CopyPayloadTail(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, Utf8JsonWriter writer, IBufferWriter<byte> output)
+    {
+        if (reader.CurrentDepth != 2)
+        {
+            return false;
+        }
+
+        var last = message.TrimEnd(" \t\r\n"u8);
+        var payloadEnd = last.Length > 0 && last[^1] == (byte)'}' ? last[..^1].TrimEnd(" \t\r\n"u8).Length - 1 : -1;
+        var from = (int)reader.BytesConsumed;
+        if (payloadEnd < from || message[payloadEnd] != (byte)'}')
+        {
+            return false;
+        }
+
+        writer.Flush();
+        output.Write(message[from..payloadEnd]);
+        output.Write("}}"u8);
+        return true;
+    }
+
     /// <summary>Copies the object at the reader, handing the value of the property <paramref name="name"/> to <paramref name="inner"/>.</summary>
     private static void ObjectWith(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, EgressStamp stamp, Utf8JsonWriter writer, ReadOnlySpan<byte> name, Inner inner)
     {
         writer.WriteStartObject();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        RestOf(ref reader, message, stamp, writer, name, inner);
+    }
+
+    /// <summary>Copies the rest of an object whose start is written, from the property after the one at the reader.</summary>
+    private static void RestOf(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, EgressStamp stamp, Utf8JsonWriter writer, ReadOnlySpan<byte> name, Inner inner)
+    {
+        if (reader.Read())
+        {
+            Continue(ref reader, message, stamp, writer, name, inner);
+        }
+    }
+
+    /// <summary>Copies the rest of an object whose start is written, from the token at the reader (a property name or the end).</summary>
+    private static void Continue(ref Utf8JsonReader reader, ReadOnlySpan<byte> message, EgressStamp stamp, Utf8JsonWriter writer, ReadOnlySpan<byte> name, Inner inner)
+    {
+        for (var more = true; more && reader.TokenType == JsonTokenType.PropertyName; more = reader.Read())
         {
             if (reader.ValueTextEquals(name))
             {

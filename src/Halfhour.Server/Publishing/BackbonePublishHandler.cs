@@ -11,7 +11,9 @@ internal sealed class BackbonePublishHandler(BackboneHost host) : IPublishHandle
     public async ValueTask<PublishOutcome> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         var backbone = await host.GetAsync(cancellationToken);
-        var result = await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, cancellationToken);
+        var result = request.MessageRanges is { } ranges
+            ? await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, ranges, cancellationToken)
+            : await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, cancellationToken);
         var sender = request.Sender.Participant.DipId;
         var messages = new MessageResponse[result.Messages.Count];
         for (var i = 0; i < messages.Length; i++)

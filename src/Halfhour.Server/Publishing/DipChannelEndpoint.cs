@@ -33,7 +33,8 @@ internal static partial class DipChannelEndpoint
 
         var body = http.Features.Get<RequestBody>()
             ?? throw new InvalidOperationException("The DIP signature filter did not run before the channel endpoint.");
-        var shape = MessageBatch.Check(body.Memory.Span, options.Limits.MaxMessagesPerRequest, options.Limits.MaxJsonDepth);
+        var ranges = new List<Range>();
+        var shape = MessageBatch.Check(body.Memory.Span, options.Limits.MaxMessagesPerRequest, options.Limits.MaxJsonDepth, ranges);
         if (shape.Error is not null)
         {
             return shape.TooMany
@@ -44,14 +45,13 @@ internal static partial class DipChannelEndpoint
         PublishOutcome outcome;
         try
         {
-            outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count), cancellationToken);
+            outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count) { MessageRanges = ranges }, cancellationToken);
         }
         catch (PublishRequestException refused)
         {
             return Problem.Result(refused.StatusCode, refused.Title, refused.Detail,
                 refused.StatusCode == StatusCodes.Status404NotFound ? "unknown-channel" : "malformed-batch");
         }
-
 
         var response = new StandardResponse(outcome.Messages, DipTimestamp(clock.GetUtcNow()));
         return TypedResults.Json(response, statusCode: outcome.StatusCode);

@@ -20,7 +20,11 @@ public interface IPublishHandler
 /// <param name="ChannelId">The interface ID from the path, e.g. <c>IF-021</c>.</param>
 /// <param name="Body">The body exactly as signed: a JSON array of <c>{"payload": …}</c> messages. Valid only until the returned task completes (the buffer is pooled).</param>
 /// <param name="MessageCount">How many elements the array has (at least one).</param>
-public sealed record PublishRequest(AuthenticatedParticipant Sender, string ChannelId, ReadOnlyMemory<byte> Body, int MessageCount);
+public sealed record PublishRequest(AuthenticatedParticipant Sender, string ChannelId, ReadOnlyMemory<byte> Body, int MessageCount)
+{
+    /// <summary>Where each message lies in <see cref="Body"/>, when the server's shape check found them (the handler need not read the array again).</summary>
+    public IReadOnlyList<Range>? MessageRanges { get; init; }
+}
 
 /// <summary>What the broker answers, in the DIP's terms.</summary>
 /// <param name="StatusCode">201 when every message was accepted, 207 when some were, 400 when none were, 503 when nothing could be stored.</param>

@@ -15,8 +15,8 @@ public static class MessageBatch
     /// <param name="TooMany">True when the error is that the batch exceeds the message limit.</param>
     public readonly record struct Shape(int Count, string? Error, bool TooMany);
 
-    /// <summary>Checks the body.</summary>
-    public static Shape Check(ReadOnlySpan<byte> body, int maxMessages, int maxDepth)
+    /// <summary>Checks the body; when <paramref name="messages"/> is given, adds each element's byte range to it (the same pass finds them).</summary>
+    public static Shape Check(ReadOnlySpan<byte> body, int maxMessages, int maxDepth, List<Range>? messages = null)
     {
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
         try
@@ -39,7 +39,9 @@ public static class MessageBatch
                     return new Shape(count, $"The batch has more than {maxMessages} messages; send at most {maxMessages} per request.", true);
                 }
 
+                var start = (int)reader.TokenStartIndex;
                 reader.Skip();
+                messages?.Add(new Range(start, (int)reader.BytesConsumed));
             }
 
             // Anything after the closing bracket makes Read throw; the check must cover the whole body.

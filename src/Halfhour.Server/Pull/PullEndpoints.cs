@@ -68,28 +68,7 @@ internal static class PullEndpoints
             return TypedResults.Empty; // the client gave up the poll; nothing was handed out
         }
 
-        // The stamped messages are JSON already: written raw, never parsed again.
-        var output = new ArrayBufferWriter<byte>(256 + deliveries.Sum(d => d.Message.Length + 96));
-        using (var json = new Utf8JsonWriter(output))
-        {
-            json.WriteStartObject();
-            json.WriteStartArray("messages");
-            foreach (var delivery in deliveries)
-            {
-                json.WriteStartObject();
-                json.WriteString("receipt", delivery.Receipt);
-                json.WriteString("transactionID", delivery.TransactionId);
-                json.WriteNumber("deliveryCount", delivery.DeliveryCount);
-                json.WritePropertyName("message");
-                json.WriteRawValue(delivery.Message, skipInputValidation: true);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        return TypedResults.Bytes(output.WrittenMemory.ToArray(), "application/json");
+        return new FetchedMessagesResult(deliveries);
     }
 
     private static async Task<IResult> AcknowledgeAsync(string id, HttpContext http)
@@ -122,6 +101,79 @@ internal static class PullEndpoints
 
         return TypedResults.Ok(new AcknowledgementResult(acknowledged));
     }
+}
+
+/// <summary>
+/// A fetch's answer (<see cref="FetchedMessages"/>) written straight to the response: the stamped messages are JSON
+/// already and are copied raw, never parsed or buffered again (an answer of hundreds of messages is megabytes).
+/// Receipts and transaction IDs are the backbone's own (digits, letters and hyphens), so they need no escaping.
+/// </summary>
+internal sealed class FetchedMessagesResult(IReadOnlyList<Broker.Delivery.Delivery> deliveries) : IResult
+{
+    // Hand what is written to the connection every 256 KiB, so TLS and the socket start on a large answer early.
+    private const int FlushBytes = 256 << 10;
+
+    private static ReadOnlySpan<byte> Open => "{\"messages\":["u8;
+    private static ReadOnlySpan<byte> Receipt => "{\"receipt\":\""u8;
+    private static ReadOnlySpan<byte> TransactionId => "\",\"transactionID\":\""u8;
+    private static ReadOnlySpan<byte> DeliveryCount => "\",\"deliveryCount\":"u8;
+    private static ReadOnlySpan<byte> Message => ",\"message\":"u8;
+    private static ReadOnlySpan<byte> Close => "]}"u8;
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var length = (long)Open.Length + Close.Length + Math.Max(0, deliveries.Count - 1);
+        foreach (var delivery in deliveries)
+        {
+            length += Receipt.Length + delivery.Receipt.Length + TransactionId.Length + delivery.TransactionId.Length + DeliveryCount.Length +
+                      Digits(delivery.DeliveryCount) + Message.Length + delivery.Message.Length + 1;
+        }
+
+        var response = httpContext.Response;
+        response.ContentType = "application/json";
+        response.ContentLength = length;
+        var body = response.BodyWriter;
+        body.Write(Open);
+        var unflushed = 0L;
+        for (var i = 0; i < deliveries.Count; i++)
+        {
+            var delivery = deliveries[i];
+            if (i > 0)
+            {
+                body.Write(","u8);
+            }
+
+            body.Write(Receipt);
+            Ascii(body, delivery.Receipt);
+            body.Write(TransactionId);
+            Ascii(body, delivery.TransactionId);
+            body.Write(DeliveryCount);
+            var digits = body.GetSpan(11);
+            delivery.DeliveryCount.TryFormat(digits, out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
+            body.Advance(written);
+            body.Write(Message);
+            body.Write(delivery.Message);
+            body.Write("}"u8);
+            unflushed += delivery.Message.Length;
+            if (unflushed >= FlushBytes)
+            {
+                unflushed = 0;
+                await body.FlushAsync(httpContext.RequestAborted);
+            }
+        }
+
+        body.Write(Close);
+        await body.FlushAsync(httpContext.RequestAborted);
+    }
+
+    private static void Ascii(System.IO.Pipelines.PipeWriter body, string text)
+    {
+        var span = body.GetSpan(text.Length);
+        System.Text.Encoding.ASCII.GetBytes(text, span);
+        body.Advance(text.Length);
+    }
+
+    private static int Digits(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
 }
 
 /// <summary>A fetch's answer.</summary>

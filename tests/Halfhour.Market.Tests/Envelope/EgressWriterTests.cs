@@ -79,4 +79,35 @@ public class EgressWriterTests
         Assert.Equal("T-IF-047-0000000001", written.GetProperty("D0").GetProperty("transactionID").GetString());
         Assert.Equal(0, written.GetProperty("A0").GetProperty("primaryRecipients").GetArrayLength());
     }
+
+    [Fact]
+    public void The_payload_is_stamped_alike_whatever_the_order_of_its_blocks_and_its_whitespace()
+    {
+        InterfaceCatalogue.Specification.TryGetVariant("IF-021", "ActivePower", out var variant);
+        var original = s_generator.Generate(variant!, 5);
+        var payload = original["payload"]!.AsObject();
+        var reordered = new System.Text.Json.Nodes.JsonObject
+        {
+            ["payload"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["CustomBlock"] = payload["CustomBlock"]!.DeepClone(),
+                ["CommonBlock"] = payload["CommonBlock"]!.DeepClone(),
+            },
+        };
+        var indented = System.Text.Encoding.UTF8.GetBytes(original.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n ");
+
+        var usual = EgressWriter.Stamp(MessageGenerator.ToUtf8(original), Stamp(variant!));
+        foreach (var other in new[] { EgressWriter.Stamp(MessageGenerator.ToUtf8(reordered), Stamp(variant!)), EgressWriter.Stamp(indented, Stamp(variant!)) })
+        {
+            Assert.True(s_validator.Validate(other, new MessageFacts()).IsValid);
+            using var expected = JsonDocument.Parse(usual);
+            using var actual = JsonDocument.Parse(other);
+            foreach (var block in new[] { "CommonBlock", "CustomBlock" })
+            {
+                Assert.True(JsonElement.DeepEquals(expected.RootElement.GetProperty("payload").GetProperty(block), actual.RootElement.GetProperty("payload").GetProperty(block)), block);
+            }
+
+            Assert.Single(actual.RootElement.EnumerateObject());
+        }
+    }
 }
