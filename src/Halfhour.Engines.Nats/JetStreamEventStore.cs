@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Halfhour.Broker.Storage;
+using Halfhour.Broker;
+using Halfhour.Broker.Cluster;
+using Halfhour.Engines.Nats.Cluster;
 using Halfhour.Engines.Nats.Cursors;
 using Halfhour.Engines.Nats.Streams;
 using NATS.Client.Core;
@@ -78,17 +81,7 @@ public sealed class JetStreamEventStore : IEventStore
             var js = new NatsJSContext(connection);
             await js.GetAccountInfoAsync(cancellationToken); // throws when JetStream is not enabled
             var naming = new StreamNaming(options.StreamPrefix, options.SubjectPrefix);
-            var kv = new NatsKVContext(js);
-            var bucket = await kv.CreateOrUpdateStoreAsync(new NatsKVConfig(naming.CursorBucket)
-            {
-                History = 1,
-                NumberOfReplicas = options.Replicas,
-                Storage = NatsKVStorageType.File,
-                Description = "Halfhour durable cursors: one entry per cursor name",
-            }, cancellationToken);
-            var bucketStream = await js.GetStreamAsync("KV_" + naming.CursorBucket, cancellationToken: cancellationToken);
-            StreamConfigCheck.Require(bucketStream.Info.Config.NumReplicas == options.Replicas, "KV_" + naming.CursorBucket, "replicas", options.Replicas, bucketStream.Info.Config.NumReplicas);
-            StreamConfigCheck.Require(bucketStream.Info.Config.Storage == StreamConfigStorage.File, "KV_" + naming.CursorBucket, "storage", "file", bucketStream.Info.Config.Storage);
+            var bucket = await OpenBucketAsync(js, options, naming.CursorBucket, "Halfhour durable cursors: one entry per cursor name", TimeSpan.Zero, cancellationToken);
             return new JetStreamEventStore(connection, js, options, naming, new KvCursorStore(bucket));
         }
         catch
@@ -96,6 +89,44 @@ public sealed class JetStreamEventStore : IEventStore
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What broker nodes sharing this store coordinate through (<see cref="BackboneOptions.Cluster"/>): claims on
+    /// sender unique references kept for <paramref name="deduplicationWindow"/>, and delivery leases that a dead
+    /// node's successor takes over within <paramref name="leaseTimeToLive"/>. Both are key-value buckets with the
+    /// store's replicas. The leases renew in the background until disposed.
+    /// </summary>
+    public async Task<BrokerCluster> OpenClusterAsync(string nodeId, TimeSpan deduplicationWindow, TimeSpan leaseTimeToLive, TimeProvider? time = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
+        time ??= TimeProvider.System;
+        var references = await OpenBucketAsync(_js, _options, _naming.ReferenceBucket,
+            "Halfhour sender unique references: one entry per (environment, sender, reference)", deduplicationWindow, cancellationToken);
+        var leases = await OpenBucketAsync(_js, _options, _naming.LeaseBucket, "Halfhour work leases: one entry per leased work, naming its holder",
+            leaseTimeToLive, cancellationToken);
+        return new BrokerCluster(nodeId, new KvReferenceClaims(references, nodeId, time), new KvWorkLeases(leases, nodeId, leaseTimeToLive, time));
+    }
+
+    /// <summary>Opens (or creates) a key-value bucket of one value per key and checks the server honoured its replicas, storage and age.</summary>
+    private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, JetStreamStoreOptions options, string name, string description, TimeSpan maxAge,
+        CancellationToken cancellationToken)
+    {
+        var bucket = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(name)
+        {
+            History = 1,
+            NumberOfReplicas = options.Replicas,
+            Storage = NatsKVStorageType.File,
+            Description = description,
+            MaxAge = maxAge,
+        }, cancellationToken);
+        var stream = "KV_" + name;
+        var config = (await js.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.Config;
+        StreamConfigCheck.Require(config.NumReplicas == options.Replicas, stream, "replicas", options.Replicas, config.NumReplicas);
+        StreamConfigCheck.Require(config.Storage == StreamConfigStorage.File, stream, "storage", "file", config.Storage);
+        StreamConfigCheck.Require(config.MaxAge == maxAge, stream, "max age", maxAge, config.MaxAge);
+        return bucket;
     }
 
     /// <summary>The stream that holds a topic (for operators and tests).</summary>
