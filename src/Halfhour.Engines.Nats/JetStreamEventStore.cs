@@ -109,6 +109,14 @@ public sealed class JetStreamEventStore : IEventStore
         return new BrokerCluster(nodeId, new KvReferenceClaims(references, nodeId, time), new KvWorkLeases(leases, nodeId, leaseTimeToLive, time));
     }
 
+    /// <summary>A document shared by every broker node of the deployment (the participant registry), in the store's documents bucket.</summary>
+    public async Task<SharedDocument> OpenDocumentAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var bucket = await OpenBucketAsync(_js, _options, _naming.DocumentBucket, "Halfhour shared documents: one entry per document, replaced whole",
+            TimeSpan.Zero, cancellationToken);
+        return new SharedDocument(bucket, KvCursorStore.KeyOf(name));
+    }
+
     /// <summary>Opens (or creates) a key-value bucket of one value per key and checks the server honoured its replicas, storage and age.</summary>
     private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, JetStreamStoreOptions options, string name, string description, TimeSpan maxAge,
         CancellationToken cancellationToken)
