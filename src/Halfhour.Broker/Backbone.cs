@@ -279,7 +279,7 @@ public sealed class Backbone : IAsyncDisposable
         }));
     }
 
-    private void FollowFailed(Exception ex) => _logger.LogWarning(ex, "Following the shared store failed; retrying");
+    private void FollowFailed(Exception ex) => _logger.LogWarning("Following the shared store failed ({Error}: {Message}); retrying", ex.GetType().Name, ex.Message);
 
     /// <summary>Reads the de-duplication window's worth of a topic back into the reference index.</summary>
     private async Task<int> RestoreReferencesAsync(string topic, MarketEnvironment environment, CancellationToken cancellationToken)

@@ -235,8 +235,8 @@ public sealed class WebhookDelivery : IAsyncDisposable
                     catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                     {
                         // The store (or the lease store) failed: start again from the durable cursor, never skipping.
-                        _owner._logger.LogWarning(ex, "Webhook delivery of {Recipient} for {Interface} failed; resuming from the durable cursor",
-                            _key.DipId, _key.InterfaceId);
+                        _owner._logger.LogWarning("Webhook delivery of {Recipient} for {Interface} failed ({Error}: {Message}); resuming from the durable cursor",
+                            _key.DipId, _key.InterfaceId, ex.GetType().Name, ex.Message);
                         _retry = null;
                         await Task.Delay(_owner._options.FailurePause, cancellationToken);
                         await subscription.ReloadAsync(cancellationToken);

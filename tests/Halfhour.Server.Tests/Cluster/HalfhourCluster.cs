@@ -57,7 +57,7 @@ public sealed class HalfhourCluster : IAsyncLifetime
             ClientsOfB[participant.DipId] = CrashMarket.ConnectTo(NodeB, participant);
         }
 
-        using var backbone = X509Certificate2.CreateFromPemFile(Path.Combine(NodeA.SandboxDirectory, "backbone.pem"));
+        using var backbone = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(NodeA.SandboxDirectory, "backbone.pem")));
         var k = 0;
         foreach (var recipient in Market.Recipients)
         {

@@ -38,6 +38,9 @@ public sealed class ServerProcess : IDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>Whether the process runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public string SandboxDirectory => Path.Combine(DataDirectory, "sandbox");
 
     public PrivateCaTrust Trust => PrivateCaTrust.FromPemFile(Path.Combine(SandboxDirectory, "ca.pem"));
