@@ -67,7 +67,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
         {
             for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                await Task.Delay(TimeSpan.FromSeconds(round == 1 ? 4 : 1.5)); // traffic flowing through both nodes first
                 var leader = await cluster.LeaderOfAsync(HalfhourCluster.ConsumptionStream);
                 var natsNode = cluster.Nats.Node(leader);
                 await natsNode.KillAsync();

@@ -41,8 +41,6 @@ public sealed class HalfhourCluster : IAsyncLifetime
         string[] arguments =
         [
             "--engine", "nats", "--nats-url", string.Join(',', Nats.Urls), "--nats-replicas", "3",
-            // Short, so a request lost with a killed NATS node fails fast and is retried on a live one.
-            "--Halfhour:Backbone:Nats:RequestTimeout=00:00:03",
             "--Halfhour:Backbone:WebhookInitialBackoff=00:00:00.200", "--Halfhour:Backbone:WebhookMaxBackoff=00:00:02",
         ];
         NodeA = new ServerProcess(_dataA, arguments);
