@@ -284,7 +284,19 @@ public sealed class JetStreamEventStore : IEventStore
             }
         }
 
-        var consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartSequence, next, default, cancellationToken);
+        INatsJSConsumer consumer;
+        try
+        {
+            consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartSequence, next, default, cancellationToken);
+        }
+        catch (NatsException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Creating a consumer needs the meta leader and a live peer to place it on; after a node's death on 2.9 it
+            // can time out for a long while, although the stream's leader answers gets. The records read so far are a
+            // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read.
+            return new JetStreamEventBatch(events, OffsetOf(next));
+        }
+
         try
         {
             var delivered = 0UL;
