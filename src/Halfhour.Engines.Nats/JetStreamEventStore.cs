@@ -51,6 +51,13 @@ public sealed class JetStreamEventStore : IEventStore
     /// </summary>
     private static readonly TimeSpan SignalSettleTime = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// After a consumer could not be created, reads use gets only for this long: long enough that a burst of reads
+    /// does not each wait out a request timeout, short enough that reads are fast again soon after the cluster heals.
+    /// </summary>
+    private static readonly TimeSpan ConsumerBackoff = TimeSpan.FromSeconds(5);
+
+    private long _consumersFailedUntil;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
     private readonly JetStreamStoreOptions _options;
@@ -284,6 +291,11 @@ public sealed class JetStreamEventStore : IEventStore
             }
         }
 
+        if (Environment.TickCount64 < Volatile.Read(ref _consumersFailedUntil))
+        {
+            return new JetStreamEventBatch(events, OffsetOf(next)); // consumers failing just now: gets only, no wait for a timeout
+        }
+
         INatsJSConsumer consumer;
         try
         {
@@ -293,7 +305,9 @@ public sealed class JetStreamEventStore : IEventStore
         {
             // Creating a consumer needs the meta leader and a live peer to place it on; after a node's death on 2.9 it
             // can time out for a long while, although the stream's leader answers gets. The records read so far are a
-            // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read.
+            // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read; and for a
+            // while reads do not try a consumer, so each does not wait out a request timeout first.
+            Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
             return new JetStreamEventBatch(events, OffsetOf(next));
         }
 
