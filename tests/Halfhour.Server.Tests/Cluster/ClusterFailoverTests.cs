@@ -43,7 +43,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
 
     [Fact]
     public Task Killing_the_stream_leader_and_a_broker_node_loses_no_acknowledged_message_and_delivery_resumes_within_seconds()
-        => RunAsync(rounds: 3, budget: TimeSpan.FromSeconds(150));
+        => RunAsync(rounds: 3, budget: TimeSpan.FromSeconds(240)); // ~60 s on a quiet machine; the budget allows a loaded one
 
     [Fact]
     [Trait("Category", "Soak")]
