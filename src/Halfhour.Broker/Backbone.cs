@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Halfhour.Broker.Audit;
+using Halfhour.Broker.Cluster;
 using Halfhour.Broker.Deduplication;
 using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
@@ -38,6 +39,12 @@ public sealed record BackboneOptions
 
     /// <summary>The interface catalogue; the DIP specification's by default.</summary>
     public InterfaceCatalogue? Catalogue { get; init; }
+
+    /// <summary>
+    /// Set when other broker nodes share the store (the NATS engine): sender references are claimed cluster-wide,
+    /// and this node follows what the others append (new topics, registrations, webhook configurations). Null: one node.
+    /// </summary>
+    public BrokerCluster? Cluster { get; init; }
 }
 
 /// <summary>
@@ -49,6 +56,8 @@ public sealed class Backbone : IAsyncDisposable
     private readonly IEventStore _store;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
+    private readonly CancellationTokenSource _following = new();
+    private readonly List<Task> _followers = [];
 
     // Every recipient of a message receives the same stamped bytes: made once, shared by all subscriptions.
     private readonly StampedMessageCache _stamped = new();
@@ -68,7 +77,8 @@ public sealed class Backbone : IAsyncDisposable
         Webhooks = new WebhookConfigStore(store);
         Indexer = new InboxIndexer(store, loggers.CreateLogger<InboxIndexer>());
         Appointments = new AppointmentKeeper(directory, options.Time);
-        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, References, Audit, options.Time);
+        ISenderReferences references = options.Cluster is { } cluster ? new SharedSenderReferences(References, cluster.Claims, options.Time) : References;
+        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, references, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
         Publisher.Delivery = (_stamped, new MessageStamper(catalogue));
         Replays = new ReplayService(store, catalogue);
@@ -90,7 +100,7 @@ public sealed class Backbone : IAsyncDisposable
     /// <summary>The appointment books and the routing that reads them.</summary>
     public AppointmentKeeper Appointments { get; }
 
-    /// <summary>The de-duplication index.</summary>
+    /// <summary>This node's de-duplication index (in a cluster, the local cache in front of the shared claims).</summary>
     public SenderReferenceIndex References { get; }
 
     /// <summary>The audit trail.</summary>
@@ -121,6 +131,11 @@ public sealed class Backbone : IAsyncDisposable
         await backbone.Appointments.RebuildAsync(store, options.PartitionsPerInterface, cancellationToken);
         await backbone.Webhooks.LoadAsync(cancellationToken);
         await backbone.ResumeAsync(cancellationToken);
+        if (options.Cluster is { } cluster)
+        {
+            backbone.FollowCluster(cluster);
+        }
+
         return backbone;
     }
 
@@ -128,6 +143,36 @@ public sealed class Backbone : IAsyncDisposable
     public RecipientSubscription Subscription(MarketEnvironment environment, string dipId, string interfaceId)
         => _subscriptions.GetOrAdd((environment, dipId, interfaceId),
             key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time, _stamped));
+
+    /// <summary>
+    /// The subscription when this node may serve the recipient's pulls: always on one node; in a cluster, when this
+    /// node holds (or now takes) the channel's delivery lease (<see cref="DeliveryLeases"/>), so one node at a time
+    /// hands its messages out and records its acknowledgements. A lease newly taken reads the durable cursor again,
+    /// so what the previous holder handed out and did not see acknowledged is handed out again. Null when another
+    /// node serves the channel now (the caller is told to retry; a load balancer keeps a participant on one node).
+    /// </summary>
+    public async ValueTask<RecipientSubscription?> ServedSubscriptionAsync(MarketEnvironment environment, string dipId, string interfaceId, CancellationToken cancellationToken)
+    {
+        var subscription = Subscription(environment, dipId, interfaceId);
+        if (Options.Cluster is not { } cluster)
+        {
+            return subscription;
+        }
+
+        var work = DeliveryLeases.NameOf(environment, dipId, interfaceId);
+        if (cluster.Leases.Holds(work))
+        {
+            return subscription;
+        }
+
+        if (!await cluster.Leases.TryAcquireAsync(work, cancellationToken))
+        {
+            return null;
+        }
+
+        await subscription.ReloadAsync(cancellationToken);
+        return subscription;
+    }
 
     /// <summary>
     /// The delivery state of a message for a recipient: null when the transaction ID is not one of a
@@ -153,6 +198,16 @@ public sealed class Backbone : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _following.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_followers);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _following.Dispose();
         await Indexer.DisposeAsync();
         foreach (var subscription in _subscriptions.Values)
         {
@@ -183,6 +238,11 @@ public sealed class Backbone : IAsyncDisposable
             }
 
             Indexer.Follow(environment, interfaceId, Layout.PartitionsPerInterface);
+            if (Options.Cluster is not null)
+            {
+                Appointments.Follow(_store, environment, interfaceId, Layout.PartitionsPerInterface, FollowFailed, _following.Token);
+            }
+
             if (interfaceId != TopicLayout.StatusChannel) // status messages are not de-duplicated by sender reference
             {
                 restored += await RestoreReferencesAsync(topic, environment, cancellationToken);
@@ -191,6 +251,47 @@ public sealed class Backbone : IAsyncDisposable
 
         _logger.LogInformation("Backbone resumed: {References} sender references restored for de-duplication", restored);
     }
+
+    /// <summary>
+    /// Keeps this node current with what other nodes append: their webhook configurations, and every interface topic
+    /// they create (indexed into inboxes here too, and followed for registrations). Inbox pointers written by several
+    /// nodes' indexers are skipped as repeats by the reader, so indexing on every node costs writes, not correctness,
+    /// and a dead node's topics keep being indexed.
+    /// </summary>
+    private void FollowCluster(BrokerCluster cluster)
+    {
+        _followers.Add(Webhooks.FollowAsync(FollowFailed, _following.Token));
+        _followers.Add(Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(cluster.TopicDiscoveryInterval, Options.Time);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(_following.Token))
+                {
+                    try
+                    {
+                        foreach (var topic in await _store.ListTopicsAsync(_following.Token))
+                        {
+                            if (TryParseInterfaceTopic(topic, out var environment, out var interfaceId))
+                            {
+                                Indexer.Follow(environment, interfaceId, Layout.PartitionsPerInterface);
+                                Appointments.Follow(_store, environment, interfaceId, Layout.PartitionsPerInterface, FollowFailed, _following.Token);
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        FollowFailed(ex);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }));
+    }
+
+    private void FollowFailed(Exception ex) => _logger.LogWarning("Following the shared store failed ({Error}: {Message}); retrying", ex.GetType().Name, ex.Message);
 
     /// <summary>Reads the de-duplication window's worth of a topic back into the reference index.</summary>
     private async Task<int> RestoreReferencesAsync(string topic, MarketEnvironment environment, CancellationToken cancellationToken)

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Halfhour.Broker.Storage;
+using Halfhour.Broker;
+using Halfhour.Broker.Cluster;
+using Halfhour.Engines.Nats.Cluster;
 using Halfhour.Engines.Nats.Cursors;
 using Halfhour.Engines.Nats.Streams;
 using NATS.Client.Core;
@@ -48,6 +51,13 @@ public sealed class JetStreamEventStore : IEventStore
     /// </summary>
     private static readonly TimeSpan SignalSettleTime = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// After a consumer could not be created, reads use gets only for this long: long enough that a burst of reads
+    /// does not each wait out a request timeout, short enough that reads are fast again soon after the cluster heals.
+    /// </summary>
+    private static readonly TimeSpan ConsumerBackoff = TimeSpan.FromSeconds(5);
+
+    private long _consumersFailedUntil;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
     private readonly JetStreamStoreOptions _options;
@@ -78,17 +88,7 @@ public sealed class JetStreamEventStore : IEventStore
             var js = new NatsJSContext(connection);
             await js.GetAccountInfoAsync(cancellationToken); // throws when JetStream is not enabled
             var naming = new StreamNaming(options.StreamPrefix, options.SubjectPrefix);
-            var kv = new NatsKVContext(js);
-            var bucket = await kv.CreateOrUpdateStoreAsync(new NatsKVConfig(naming.CursorBucket)
-            {
-                History = 1,
-                NumberOfReplicas = options.Replicas,
-                Storage = NatsKVStorageType.File,
-                Description = "Halfhour durable cursors: one entry per cursor name",
-            }, cancellationToken);
-            var bucketStream = await js.GetStreamAsync("KV_" + naming.CursorBucket, cancellationToken: cancellationToken);
-            StreamConfigCheck.Require(bucketStream.Info.Config.NumReplicas == options.Replicas, "KV_" + naming.CursorBucket, "replicas", options.Replicas, bucketStream.Info.Config.NumReplicas);
-            StreamConfigCheck.Require(bucketStream.Info.Config.Storage == StreamConfigStorage.File, "KV_" + naming.CursorBucket, "storage", "file", bucketStream.Info.Config.Storage);
+            var bucket = await OpenBucketAsync(js, options, naming.CursorBucket, "Halfhour durable cursors: one entry per cursor name", TimeSpan.Zero, cancellationToken);
             return new JetStreamEventStore(connection, js, options, naming, new KvCursorStore(bucket));
         }
         catch
@@ -96,6 +96,52 @@ public sealed class JetStreamEventStore : IEventStore
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What broker nodes sharing this store coordinate through (<see cref="BackboneOptions.Cluster"/>): claims on
+    /// sender unique references kept for <paramref name="deduplicationWindow"/>, and delivery leases that a dead
+    /// node's successor takes over within <paramref name="leaseTimeToLive"/>. Both are key-value buckets with the
+    /// store's replicas. The leases renew in the background until disposed.
+    /// </summary>
+    public async Task<BrokerCluster> OpenClusterAsync(string nodeId, TimeSpan deduplicationWindow, TimeSpan leaseTimeToLive, TimeProvider? time = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
+        time ??= TimeProvider.System;
+        var references = await OpenBucketAsync(_js, _options, _naming.ReferenceBucket,
+            "Halfhour sender unique references: one entry per (environment, sender, reference)", deduplicationWindow, cancellationToken);
+        var leases = await OpenBucketAsync(_js, _options, _naming.LeaseBucket, "Halfhour work leases: one entry per leased work, naming its holder",
+            leaseTimeToLive, cancellationToken);
+        return new BrokerCluster(nodeId, new KvReferenceClaims(references, nodeId, time), new KvWorkLeases(leases, nodeId, leaseTimeToLive, time));
+    }
+
+    /// <summary>A document shared by every broker node of the deployment (the participant registry), in the store's documents bucket.</summary>
+    public async Task<SharedDocument> OpenDocumentAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var bucket = await OpenBucketAsync(_js, _options, _naming.DocumentBucket, "Halfhour shared documents: one entry per document, replaced whole",
+            TimeSpan.Zero, cancellationToken);
+        return new SharedDocument(bucket, KvCursorStore.KeyOf(name));
+    }
+
+    /// <summary>Opens (or creates) a key-value bucket of one value per key and checks the server honoured its replicas, storage and age.</summary>
+    private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, JetStreamStoreOptions options, string name, string description, TimeSpan maxAge,
+        CancellationToken cancellationToken)
+    {
+        var bucket = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(name)
+        {
+            History = 1,
+            NumberOfReplicas = options.Replicas,
+            Storage = NatsKVStorageType.File,
+            Description = description,
+            MaxAge = maxAge,
+        }, cancellationToken);
+        var stream = "KV_" + name;
+        var config = (await js.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.Config;
+        StreamConfigCheck.Require(config.NumReplicas == options.Replicas, stream, "replicas", options.Replicas, config.NumReplicas);
+        StreamConfigCheck.Require(config.Storage == StreamConfigStorage.File, stream, "storage", "file", config.Storage);
+        StreamConfigCheck.Require(config.MaxAge == maxAge, stream, "max age", maxAge, config.MaxAge);
+        return bucket;
     }
 
     /// <summary>The stream that holds a topic (for operators and tests).</summary>
@@ -245,7 +291,26 @@ public sealed class JetStreamEventStore : IEventStore
             }
         }
 
-        var consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartSequence, next, default, cancellationToken);
+        if (Environment.TickCount64 < Volatile.Read(ref _consumersFailedUntil))
+        {
+            return new JetStreamEventBatch(events, OffsetOf(next)); // consumers failing just now: gets only, no wait for a timeout
+        }
+
+        INatsJSConsumer consumer;
+        try
+        {
+            consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartSequence, next, default, cancellationToken);
+        }
+        catch (NatsException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Creating a consumer needs the meta leader and a live peer to place it on; after a node's death on 2.9 it
+            // can time out for a long while, although the stream's leader answers gets. The records read so far are a
+            // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read; and for a
+            // while reads do not try a consumer, so each does not wait out a request timeout first.
+            Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+            return new JetStreamEventBatch(events, OffsetOf(next));
+        }
+
         try
         {
             var delivered = 0UL;

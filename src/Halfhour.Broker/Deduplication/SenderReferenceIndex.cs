@@ -12,7 +12,7 @@ namespace Halfhour.Broker.Deduplication;
 /// refused as a duplicate, so a collision can never drop a new message.
 /// Entries older than the window are forgotten oldest first.
 /// </summary>
-public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time)
+public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : ISenderReferences
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, string> _committed = [];
@@ -123,6 +123,27 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time)
             }
         }
     }
+
+    /// <inheritdoc />
+    ValueTask<Reservation> ISenderReferences.ReserveAsync(SenderReference reference, CancellationToken cancellationToken)
+        => ValueTask.FromResult(Reserve(reference.Key));
+
+    /// <inheritdoc />
+    ValueTask ISenderReferences.CommitAsync(SenderReference reference, string transactionId, DateTimeOffset acceptedAt)
+    {
+        Commit(reference.Key, transactionId, acceptedAt);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    ValueTask ISenderReferences.ReleaseAsync(SenderReference reference)
+    {
+        Release(reference.Key);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    void ISenderReferences.Forget(SenderReference reference) => Forget(reference.Key);
 
     private void Expire()
     {

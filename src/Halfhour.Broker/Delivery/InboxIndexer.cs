@@ -265,7 +265,7 @@ public sealed class InboxIndexer : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested) // any engine's failure (a NATS leader election too): never fatal
             {
                 // Never skip: log loudly, back off, and try the same position again.
                 _logger.LogError(ex, "Indexing {Topic}/{Partition} at offset {Offset} failed; retrying", topic, partition, position);

@@ -166,6 +166,28 @@ public sealed class RecipientSubscription : IDisposable
         }
     }
 
+    /// <summary>
+    /// Forgets what this node handed out and reads the durable cursor again on next use: for a node that has just
+    /// taken the subscription over from another (which may have acknowledged more), or after a store failure left
+    /// this node unsure what it handed out. Messages handed out and not acknowledged are handed out again.
+    /// </summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            _loaded = false;
+            _leases.Clear();
+            _ackedAhead.Clear();
+            _handedOutHighWater.Clear();
+            _ackedHighWater.Clear();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>How many messages are routed to the recipient and not yet acknowledged.</summary>
     public async Task<long> BacklogAsync(CancellationToken cancellationToken)
     {

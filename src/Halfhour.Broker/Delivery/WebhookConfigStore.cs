@@ -22,6 +22,7 @@ public sealed class WebhookConfigStore(IEventStore store)
     private readonly IEventStore _store = store;
     private readonly Dictionary<(MarketEnvironment Environment, string DipId, string InterfaceId), WebhookConfig> _configs = [];
     private readonly Lock _lock = new();
+    private long _loadedThrough;
 
     /// <summary>Raised after a configuration was set or removed.</summary>
     public event Action<MarketEnvironment, string, string>? Changed;
@@ -30,9 +31,26 @@ public sealed class WebhookConfigStore(IEventStore store)
     public async ValueTask LoadAsync(CancellationToken cancellationToken = default)
     {
         await _store.EnsureTopicAsync(new TopicSpec(Topic, 1), cancellationToken);
-        await _store.ScanAsync(Topic, 0, from: null,
-            stored => Apply(JsonSerializer.Deserialize(stored.Value.Span, WebhookJsonContext.Default.WebhookChange)!), cancellationToken);
+        var next = (await _store.RangeAsync(Topic, 0, cancellationToken)).Start;
+        await _store.ScanAsync(Topic, 0, next, stored =>
+        {
+            Apply(JsonSerializer.Deserialize(stored.Value.Span, WebhookJsonContext.Default.WebhookChange)!);
+            next = stored.Offset + 1;
+        }, cancellationToken);
+        _loadedThrough = next;
     }
+
+    /// <summary>
+    /// Applies, until cancelled, the changes other broker nodes sharing the store make after <see cref="LoadAsync"/>,
+    /// raising <see cref="Changed"/> for each (a change this node made is applied again, to the same effect).
+    /// </summary>
+    public Task FollowAsync(Action<Exception>? failed, CancellationToken cancellationToken) =>
+        _store.FollowAsync(Topic, 0, _loadedThrough, stored =>
+        {
+            var change = JsonSerializer.Deserialize(stored.Value.Span, WebhookJsonContext.Default.WebhookChange)!;
+            Apply(change);
+            Changed?.Invoke(change.Environment, change.DipId, change.InterfaceId);
+        }, failed, cancellationToken);
 
     /// <summary>The configuration of a recipient's channel, or null when it pulls.</summary>
     public WebhookConfig? Get(MarketEnvironment environment, string dipId, string interfaceId)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Halfhour.Broker.Cluster;
 using Halfhour.Market.Participants;
 using Microsoft.Extensions.Logging;
 
@@ -62,6 +63,15 @@ public sealed record WebhookDeliveryOptions
 
     /// <summary>The default batch when the recipient's configuration does not set one.</summary>
     public int DefaultMaxMessageCount { get; init; } = 100;
+
+    /// <summary>
+    /// Set when several broker nodes share the store: each recipient channel is delivered by the node holding its
+    /// lease (<see cref="DeliveryLeases.NameOf"/>), taken over by another node when the holder dies. Null: this node delivers every channel.
+    /// </summary>
+    public IWorkLeases? Leases { get; init; }
+
+    /// <summary>A second between attempts after the store failed (a leader election takes a few); the durable cursor is read again first.</summary>
+    public TimeSpan FailurePause { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>
@@ -71,6 +81,11 @@ public sealed record WebhookDeliveryOptions
 /// before anything newer is sent, and set aside only after <see cref="WebhookDeliveryOptions.MaxAttemptsPerMessage"/>.
 /// Acknowledgement (the durable cursor) follows the endpoint's answer, so a crash re-sends at most the
 /// batch in flight: at least once.
+/// With several nodes (<see cref="WebhookDeliveryOptions.Leases"/>) a channel's loop runs on every node but delivers
+/// only while its node holds the channel's lease; a node that gains the lease reads the durable cursor again
+/// before it sends, so it resumes after what the previous holder had acknowledged. A store failure (a leader
+/// election) pauses the loop, which then reads the durable cursor again: what was in flight is sent again, with
+/// the same transaction IDs.
 /// </summary>
 public sealed class WebhookDelivery : IAsyncDisposable
 {
@@ -160,6 +175,9 @@ public sealed class WebhookDelivery : IAsyncDisposable
         private readonly (MarketEnvironment Environment, string DipId, string InterfaceId) _key;
         private readonly CancellationTokenSource _stop;
         private readonly Task _run;
+        private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+        private List<Delivery>? _retry;
+        private int _failures;
 
         public Loop(WebhookDelivery owner, MarketEnvironment environment, string dipId, string interfaceId)
         {
@@ -186,71 +204,138 @@ public sealed class WebhookDelivery : IAsyncDisposable
         private async Task RunAsync(CancellationToken cancellationToken)
         {
             var subscription = _owner._subscriptions(_key.Environment, _key.DipId, _key.InterfaceId);
-            var attempts = new Dictionary<string, int>(StringComparer.Ordinal);
-            var failures = 0;
-            List<Delivery>? retry = null;
-            while (!cancellationToken.IsCancellationRequested)
+            var leases = _owner._options.Leases;
+            var work = DeliveryLeases.NameOf(_key.Environment, _key.DipId, _key.InterfaceId);
+            try
             {
-                var config = _owner._configs.Get(_key.Environment, _key.DipId, _key.InterfaceId);
-                if (config is null)
+                while (!cancellationToken.IsCancellationRequested)
                 {
-                    return;
-                }
-
-                var max = config.MaxMessageCount > 0 ? config.MaxMessageCount : _owner._options.DefaultMaxMessageCount;
-                var batch = retry ?? [.. await subscription.FetchAsync(max, TimeSpan.FromSeconds(30), cancellationToken)];
-                retry = null;
-                if (batch.Count == 0)
-                {
-                    continue;
-                }
-
-                batch = FitPayload(batch, config.MaxPayloadKilobytes, out var overflow);
-                if (overflow.Count > 0)
-                {
-                    // Hand the rest back at once: they follow in the next POST, in order.
-                    await subscription.ReleaseAsync([.. overflow.Select(d => d.Receipt)], TimeSpan.Zero, cancellationToken);
-                }
-
-                var response = await _owner._transport.SendAsync(config, batch, cancellationToken);
-                switch (response.Outcome)
-                {
-                    case WebhookOutcome.AllAccepted:
-                        failures = 0;
-                        await AcknowledgeAsync(subscription, batch, attempts, cancellationToken);
-                        break;
-                    case WebhookOutcome.PartlyAccepted:
-                        failures = 0;
-                        retry = await SettlePartialAsync(subscription, batch, response, attempts, cancellationToken);
-                        if (retry.Count > 0)
+                    try
+                    {
+                        var config = _owner._configs.Get(_key.Environment, _key.DipId, _key.InterfaceId);
+                        if (config is null)
                         {
-                            await Task.Delay(Backoff(1), cancellationToken);
-                        }
-                        else
-                        {
-                            retry = null;
+                            return;
                         }
 
-                        break;
-                    case WebhookOutcome.TooLarge when batch.Count > 1:
-                        var half = batch.Count / 2;
-                        await subscription.ReleaseAsync([.. batch.Skip(half).Select(d => d.Receipt)], TimeSpan.Zero, cancellationToken);
-                        retry = batch.Take(half).ToList();
-                        break;
-                    default:
-                        failures++;
-                        var status = response.Outcome is WebhookOutcome.Refused or WebhookOutcome.TooLarge ? DeliveryStatus.Paused : DeliveryStatus.Retrying;
-                        _owner.SetStatus(_key, batch, status);
-                        var delay = response.RetryAfter is { } after && after > TimeSpan.Zero ? after : Backoff(failures);
-                        _owner._logger.LogWarning("Webhook of {Recipient} for {Interface} failed ({Outcome}: {Detail}); retry {Attempt} in {Delay}",
-                            _key.DipId, _key.InterfaceId, response.Outcome, response.Detail, failures, delay);
+                        var wait = TimeSpan.FromSeconds(30);
+                        if (leases is not null)
+                        {
+                            if (!await HoldAsync(subscription, leases, work, cancellationToken))
+                            {
+                                await Task.Delay(leases.TakeOverWithin / 2, cancellationToken);
+                                continue;
+                            }
 
-                        // Keep the lease while waiting, so nothing newer overtakes these messages.
-                        await subscription.ReleaseAsync([.. batch.Select(d => d.Receipt)], delay + subscription.VisibilityTimeout, cancellationToken);
-                        await Task.Delay(delay, cancellationToken);
-                        retry = batch;
-                        break;
+                            wait = leases.TakeOverWithin / 2; // look at the lease again soon even when nothing arrives
+                        }
+
+                        _retry = await SendOnceAsync(subscription, config, leases, work, wait, cancellationToken);
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // The store (or the lease store) failed: start again from the durable cursor, never skipping.
+                        _owner._logger.LogWarning("Webhook delivery of {Recipient} for {Interface} failed ({Error}: {Message}); resuming from the durable cursor",
+                            _key.DipId, _key.InterfaceId, ex.GetType().Name, ex.Message);
+                        _retry = null;
+                        await Task.Delay(_owner._options.FailurePause, cancellationToken);
+                        await subscription.ReloadAsync(cancellationToken);
+                    }
                 }
+            }
+            finally
+            {
+                if (leases is not null)
+                {
+                    await ReleaseQuietlyAsync(leases, work);
+                }
+            }
+        }
+
+        /// <summary>True when this node holds the channel's lease; a lease newly gained starts from the durable cursor.</summary>
+        private async Task<bool> HoldAsync(RecipientSubscription subscription, IWorkLeases leases, string work, CancellationToken cancellationToken)
+        {
+            if (leases.Holds(work))
+            {
+                return true;
+            }
+
+            if (!await leases.TryAcquireAsync(work, cancellationToken))
+            {
+                return false;
+            }
+
+            // The previous holder may have delivered and acknowledged more than this node knows.
+            await subscription.ReloadAsync(cancellationToken);
+            _attempts.Clear();
+            _retry = null;
+            return true;
+        }
+
+        private static async Task ReleaseQuietlyAsync(IWorkLeases leases, string work)
+        {
+            try
+            {
+                await leases.ReleaseAsync(work, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // It expires on its own within TakeOverWithin.
+            }
+        }
+
+        /// <summary>Fetches (or takes the batch to send again) and POSTs once; returns what to send again next, or null.</summary>
+        private async Task<List<Delivery>?> SendOnceAsync(RecipientSubscription subscription, WebhookConfig config, IWorkLeases? leases, string work,
+            TimeSpan wait, CancellationToken cancellationToken)
+        {
+            var max = config.MaxMessageCount > 0 ? config.MaxMessageCount : _owner._options.DefaultMaxMessageCount;
+            var batch = _retry ?? [.. await subscription.FetchAsync(max, wait, cancellationToken)];
+            _retry = null;
+            if (batch.Count == 0 || (leases is not null && !leases.Holds(work)))
+            {
+                return null; // nothing, or the lease was lost meanwhile: its new holder sends these
+            }
+
+            batch = FitPayload(batch, config.MaxPayloadKilobytes, out var overflow);
+            if (overflow.Count > 0)
+            {
+                // Hand the rest back at once: they follow in the next POST, in order.
+                await subscription.ReleaseAsync([.. overflow.Select(d => d.Receipt)], TimeSpan.Zero, cancellationToken);
+            }
+
+            var response = await _owner._transport.SendAsync(config, batch, cancellationToken);
+            switch (response.Outcome)
+            {
+                case WebhookOutcome.AllAccepted:
+                    _failures = 0;
+                    await AcknowledgeAsync(subscription, batch, _attempts, cancellationToken);
+                    return null;
+                case WebhookOutcome.PartlyAccepted:
+                    _failures = 0;
+                    var again = await SettlePartialAsync(subscription, batch, response, _attempts, cancellationToken);
+                    if (again.Count == 0)
+                    {
+                        return null;
+                    }
+
+                    await Task.Delay(Backoff(1), cancellationToken);
+                    return again;
+                case WebhookOutcome.TooLarge when batch.Count > 1:
+                    var half = batch.Count / 2;
+                    await subscription.ReleaseAsync([.. batch.Skip(half).Select(d => d.Receipt)], TimeSpan.Zero, cancellationToken);
+                    return batch.Take(half).ToList();
+                default:
+                    _failures++;
+                    var status = response.Outcome is WebhookOutcome.Refused or WebhookOutcome.TooLarge ? DeliveryStatus.Paused : DeliveryStatus.Retrying;
+                    _owner.SetStatus(_key, batch, status);
+                    var delay = response.RetryAfter is { } after && after > TimeSpan.Zero ? after : Backoff(_failures);
+                    _owner._logger.LogWarning("Webhook of {Recipient} for {Interface} failed ({Outcome}: {Detail}); retry {Attempt} in {Delay}",
+                        _key.DipId, _key.InterfaceId, response.Outcome, response.Detail, _failures, delay);
+
+                    // Keep the lease while waiting, so nothing newer overtakes these messages.
+                    await subscription.ReleaseAsync([.. batch.Select(d => d.Receipt)], delay + subscription.VisibilityTimeout, cancellationToken);
+                    await Task.Delay(delay, cancellationToken);
+                    return batch;
             }
         }
 

@@ -32,14 +32,14 @@ public sealed class PublishPipeline
     private readonly IMessageValidator _validator;
     private readonly MessageGate _gate;
     private readonly AppointmentKeeper _appointments;
-    private readonly SenderReferenceIndex _references;
+    private readonly ISenderReferences _references;
     private readonly AuditTrail _audit;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, bool> _ensuredTopics = new(StringComparer.Ordinal);
 
     /// <summary>Creates the pipeline over its parts.</summary>
     public PublishPipeline(IEventStore store, TopicLayout layout, InterfaceCatalogue catalogue, IMessageValidator validator, MessageGate gate,
-        AppointmentKeeper appointments, SenderReferenceIndex references, AuditTrail audit, TimeProvider time)
+        AppointmentKeeper appointments, ISenderReferences references, AuditTrail audit, TimeProvider time)
     {
         _audit = audit;
         _store = store;
@@ -125,24 +125,24 @@ public sealed class PublishPipeline
                 continue;
             }
 
-            var key = SenderReferenceIndex.KeyOf(environment, caller.DipId, facts.SenderUniqueReference!);
-            if (keysInBatch.TryGetValue(key, out var first))
+            var reference = SenderReference.Of(environment, caller.DipId, facts.SenderUniqueReference!);
+            if (keysInBatch.TryGetValue(reference.Key, out var first))
             {
                 // The same reference twice in one batch: the later one is a duplicate of the earlier.
-                pending.Add(new PendingMessage(i, facts, key, null, DuplicateOf: first));
+                pending.Add(new PendingMessage(i, facts, reference, null, DuplicateOf: first));
                 continue;
             }
 
-            var existing = await ReserveAsync(key, caller, facts, cancellationToken);
+            var existing = await ReserveAsync(reference, caller, facts, cancellationToken);
             if (existing is not null)
             {
                 results[i] = Duplicate(existing, facts);
                 continue;
             }
 
-            keysInBatch[key] = i;
+            keysInBatch[reference.Key] = i;
             var stored = Describe(definition, caller, facts, recipients, bytes, acceptedAt);
-            pending.Add(new PendingMessage(i, facts, key, stored, DuplicateOf: -1));
+            pending.Add(new PendingMessage(i, facts, reference, stored, DuplicateOf: -1));
         }
 
         await AppendAsync(caller, channelInterfaceId, acceptedAt, pending, results, cancellationToken);
@@ -150,11 +150,11 @@ public sealed class PublishPipeline
     }
 
     /// <summary>Reserves a reference; returns the transaction ID of the message already accepted with it, or null when the caller now holds it.</summary>
-    private async ValueTask<string?> ReserveAsync(ulong key, Participant caller, MessageFacts facts, CancellationToken cancellationToken)
+    private async ValueTask<string?> ReserveAsync(SenderReference reference, Participant caller, MessageFacts facts, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var reservation = _references.Reserve(key);
+            var reservation = await _references.ReserveAsync(reference, cancellationToken);
             switch (reservation.State)
             {
                 case ReservationState.Reserved:
@@ -166,7 +166,7 @@ public sealed class PublishPipeline
                     }
 
                     // A 64-bit hash collision with another reference: forget the old key rather than refuse a new message.
-                    _references.Forget(key);
+                    _references.Forget(reference);
                     continue;
                 default:
                     var transactionId = await reservation.Pending!.WaitAsync(cancellationToken);
@@ -254,6 +254,7 @@ public sealed class PublishPipeline
         }
 
         var w = 0;
+        List<Task>? commits = null;
         for (var k = 0; k < pending.Count; k++)
         {
             var entry = pending[k];
@@ -264,7 +265,7 @@ public sealed class PublishPipeline
 
             if (failure is not null)
             {
-                _references.Release(entry.Key);
+                await _references.ReleaseAsync(entry.Reference);
                 results[entry.Index] = Rejected(ValidationResult.Fail(MessageCode.StorageUnavailable, "", "storage",
                     "The backbone could not store the message; nothing was stored. Retry with the same senderUniqueReference."), entry.Facts);
                 w++;
@@ -285,7 +286,13 @@ public sealed class PublishPipeline
                 transactionId = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offset);
             }
 
-            _references.Commit(entry.Key, transactionId, message.AcceptedAt);
+            // Shared stores answer in a round trip: the batch's commits overlap, and all complete before the answer.
+            var commit = _references.CommitAsync(entry.Reference, transactionId, message.AcceptedAt);
+            if (!commit.IsCompletedSuccessfully)
+            {
+                (commits ??= []).Add(commit.AsTask());
+            }
+
             results[entry.Index] = new MessageResult
             {
                 Code = MessageCode.Success,
@@ -297,6 +304,11 @@ public sealed class PublishPipeline
                 Recipients = AllRecipients(message),
             };
             Accepted?.Invoke(message, entry.Facts);
+        }
+
+        if (commits is not null)
+        {
+            await Task.WhenAll(commits);
         }
 
         // Duplicates within the batch answer like the message they repeat, once that one's fate is known.
@@ -375,7 +387,7 @@ public sealed class PublishPipeline
         return all;
     }
 
-    private sealed record PendingMessage(int Index, MessageFacts Facts, ulong Key, StoredMessage? Stored, int DuplicateOf);
+    private sealed record PendingMessage(int Index, MessageFacts Facts, SenderReference Reference, StoredMessage? Stored, int DuplicateOf);
 }
 
 /// <summary>The request as a whole cannot be published (not an array, unknown channel); nothing was stored.</summary>

@@ -14,11 +14,17 @@ namespace Halfhour.Broker.Routing;
 /// and the routing that reads it. A book is not thread-safe, so changes and routing take turns under one
 /// lock per environment: routing a message costs microseconds, registrations are a few hundred thousand a day.
 /// On start the books are rebuilt by replaying the stored registration messages in the order they were accepted.
+/// When several nodes share the store, each node also follows the registration topics' tails
+/// (<see cref="Follow"/>), so an appointment accepted through another node routes this node's messages
+/// milliseconds later. Applying a message twice (once as this node accepts it, once from the tail) leaves the
+/// book as applying it once: the tail replays the stored order last.
 /// </summary>
 public sealed class AppointmentKeeper
 {
     private readonly Dictionary<MarketEnvironment, AppointmentBook> _books = [];
     private readonly Router _router;
+    private readonly Dictionary<(string Topic, int Partition), long> _rebuiltThrough = [];
+    private readonly HashSet<string> _followed = new(StringComparer.Ordinal);
 
     /// <summary>A keeper whose router finds participants in <paramref name="directory"/>.</summary>
     public AppointmentKeeper(IParticipantDirectory directory, TimeProvider time)
@@ -84,8 +90,16 @@ public sealed class AppointmentKeeper
 
                 for (var partition = 0; partition < partitions; partition++)
                 {
-                    await store.ScanAsync(topic, partition, from: null,
-                        stored => messages.Add((stored.Timestamp, topic, stored.Offset, StoredMessage.Read(stored.Value).Detach())), cancellationToken);
+                    var next = (await store.RangeAsync(topic, partition, cancellationToken)).Start;
+                    await store.ScanAsync(topic, partition, next, stored =>
+                    {
+                        messages.Add((stored.Timestamp, topic, stored.Offset, StoredMessage.Read(stored.Value).Detach()));
+                        next = stored.Offset + 1;
+                    }, cancellationToken);
+                    lock (_rebuiltThrough)
+                    {
+                        _rebuiltThrough[(topic, partition)] = next;
+                    }
                 }
             }
 
@@ -99,5 +113,42 @@ public sealed class AppointmentKeeper
         }
 
         return applied;
+    }
+
+    /// <summary>
+    /// Follows the tail of a registration topic (once per topic; any other interface is ignored) and applies what
+    /// any node appends to it, from where <see cref="RebuildAsync"/> stopped, or the topic's start when it found no topic.
+    /// </summary>
+    public void Follow(IEventStore store, MarketEnvironment environment, string interfaceId, int partitions, Action<Exception>? failed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var topic = TopicLayout.InterfaceTopic(environment, interfaceId);
+        lock (_followed)
+        {
+            if (!AppointmentMessages.Interfaces.Contains(interfaceId) || !_followed.Add(topic))
+            {
+                return;
+            }
+        }
+
+        for (var partition = 0; partition < partitions; partition++)
+        {
+            var p = partition;
+            _ = Task.Run(async () =>
+            {
+                long from;
+                lock (_rebuiltThrough)
+                {
+                    from = _rebuiltThrough.GetValueOrDefault((topic, p), -1);
+                }
+
+                if (from < 0)
+                {
+                    from = (await store.RangeAsync(topic, p, cancellationToken)).Start;
+                }
+
+                await store.FollowAsync(topic, p, from, stored => Apply(environment, StoredMessage.Read(stored.Value)), failed, cancellationToken);
+            }, cancellationToken);
+        }
     }
 }

@@ -29,6 +29,22 @@ public static class ServeCommand
             Description = "Semicolon-separated https://address:port URLs to listen on instead of 127.0.0.1:PORT.",
         };
 
+        var engine = new Option<string?>("--engine")
+        {
+            Description = "The event store: embedded (the log under the data directory, one node) or nats (a NATS JetStream cluster that several serve nodes share). "
+                + "Configuration key Halfhour:Backbone:Engine.",
+        };
+        engine.AcceptOnlyFromAmong("embedded", "nats");
+        var natsOptions = new (Option<string?> Option, string Key)[]
+        {
+            (new Option<string?>("--nats-url") { Description = "NATS servers, comma-separated: nats://host:4222[,nats://host:4222…] (Halfhour:Backbone:Nats:Urls)." }, "Urls"),
+            (new Option<string?>("--nats-replicas") { Description = "Copies of every stream and bucket: 3 in a cluster, 1 on a single server (Halfhour:Backbone:Nats:Replicas)." }, "Replicas"),
+            (new Option<string?>("--nats-creds") { Description = "A NATS credentials file (Halfhour:Backbone:Nats:CredentialsFile)." }, "CredentialsFile"),
+            (new Option<string?>("--nats-ca") { Description = "CA bundle (PEM) of the NATS servers' certificates; turns TLS on (Halfhour:Backbone:Nats:TlsCaFile)." }, "TlsCaFile"),
+            (new Option<string?>("--nats-cert") { Description = "Client certificate (PEM) for mutual TLS to NATS (Halfhour:Backbone:Nats:TlsCertFile)." }, "TlsCertFile"),
+            (new Option<string?>("--nats-key") { Description = "The client certificate's private key (PEM) (Halfhour:Backbone:Nats:TlsKeyFile)." }, "TlsKeyFile"),
+        };
+
         var serve = new Command("serve",
             "Run the backbone: the DIP-compatible participant API over mutual TLS. Any further --Halfhour:Key=value " +
             "arguments are configuration (e.g. --Halfhour:Limits:RequestsPerSecond=100), as are Halfhour__Key environment variables.")
@@ -38,6 +54,12 @@ public static class ServeCommand
         serve.Options.Add(data);
         serve.Options.Add(port);
         serve.Options.Add(urls);
+        serve.Options.Add(engine);
+        foreach (var (option, _) in natsOptions)
+        {
+            serve.Options.Add(option);
+        }
+
         serve.SetAction(async (ParseResult parsed, CancellationToken cancellationToken) =>
         {
             List<string> args =
@@ -46,6 +68,13 @@ public static class ServeCommand
                 $"--{HalfhourServerOptions.Section}:Port={parsed.GetValue(port)}",
             ];
             if (parsed.GetValue(urls) is { Length: > 0 } listen) args.Add($"--{HalfhourServerOptions.Section}:Urls={listen}");
+            // Flags given override appsettings and the environment; flags not given leave them be.
+            if (parsed.GetValue(engine) is { } chosen) args.Add($"--{HalfhourServerOptions.Section}:Backbone:Engine={(chosen == "nats" ? "Nats" : "Embedded")}");
+            foreach (var (option, key) in natsOptions)
+            {
+                if (parsed.GetValue(option) is { Length: > 0 } value) args.Add($"--{HalfhourServerOptions.Section}:Backbone:Nats:{key}={value}");
+            }
+
             args.AddRange(parsed.UnmatchedTokens);
 
             RunningServer server;

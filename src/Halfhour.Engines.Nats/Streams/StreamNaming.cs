@@ -44,4 +44,13 @@ internal sealed class StreamNaming(string streamPrefix, string subjectPrefix)
 
     /// <summary>The KV bucket that holds the cursors.</summary>
     public string CursorBucket => streamPrefix + "_cursors";
+
+    /// <summary>The KV bucket that holds the claims on sender unique references.</summary>
+    public string ReferenceBucket => streamPrefix + "_references";
+
+    /// <summary>The KV bucket that holds documents every node shares (the participant registry).</summary>
+    public string DocumentBucket => streamPrefix + "_documents";
+
+    /// <summary>The KV bucket that holds the work leases.</summary>
+    public string LeaseBucket => streamPrefix + "_leases";
 }

@@ -1,16 +1,21 @@
 using Halfhour.Broker;
+using Halfhour.Broker.Cluster;
 using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Replay;
 using Halfhour.Broker.Storage;
+using Halfhour.Engines.Nats;
+using NATS.Client.Core;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Storage;
 
 namespace Halfhour.Server.Hosting;
 
 /// <summary>
-/// Runs the backbone inside the server: on start opens the event store at <c>DATA/store</c> (encrypted at rest, see
-/// <see cref="StoreKeyring"/>), starts the <see cref="Backbone"/> over it and the webhook delivery; on stop stops
-/// delivery first, then disposes the backbone and with it the store. Endpoints wait for <see cref="WhenReady"/>, so a
+/// Runs the backbone inside the server: on start opens the event store — the embedded log at <c>DATA/store</c>
+/// (encrypted at rest, see <see cref="StoreKeyring"/>), or NATS JetStream (<see cref="BackboneEngine.Nats"/>), where
+/// this node is one of any number sharing the streams and coordinating through key-value buckets — starts the
+/// <see cref="Backbone"/> over it and the webhook delivery; on stop stops delivery first (releasing its leases to
+/// the other nodes), then disposes the backbone and with it the store. Endpoints wait for <see cref="WhenReady"/>, so a
 /// request that arrives during start-up is served once the store has recovered rather than refused.
 /// Failure semantics: a store that cannot be opened fails the server's start (nothing listens over a broken store).
 /// </summary>
@@ -24,6 +29,7 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
     private readonly TaskCompletionSource<Backbone> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebhookDelivery? _delivery;
     private RequeueRunner? _requeues;
+    private BrokerCluster? _cluster;
 
     /// <summary>Completes with the running backbone, or faults when it could not start.</summary>
     public Task<Backbone> WhenReady => _ready.Task;
@@ -46,11 +52,8 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
         Backbone? backbone = null;
         try
         {
-            var (keyring, source, path) = StoreKeyring.Resolve(options.DataDirectory, options.KeyFile);
-            LogKeys(source, path);
-            var directory = Path.GetFullPath(Path.Combine(options.DataDirectory, StoreFolder));
-            var store = EmbeddedEventStore.Open(directory, keyring);
-            var settings = new BackboneOptions { VisibilityTimeout = options.Backbone.VisibilityTimeout, Time = time };
+            var (store, where) = await OpenStoreAsync(cancellationToken);
+            var settings = new BackboneOptions { VisibilityTimeout = options.Backbone.VisibilityTimeout, Time = time, Cluster = _cluster };
             try
             {
                 backbone = await Backbone.StartAsync(store, settings, new RegistryDirectory(registry), loggers, cancellationToken);
@@ -67,6 +70,7 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
             {
                     InitialBackoff = options.Backbone.WebhookInitialBackoff,
                     MaxBackoff = options.Backbone.WebhookMaxBackoff,
+                    Leases = _cluster?.Leases,
                 }, loggers.CreateLogger<WebhookDelivery>());
                 delivery.Start();
                 Volatile.Write(ref _delivery, delivery);
@@ -76,12 +80,13 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
                 }, time, loggers.CreateLogger<RequeueRunner>()));
             }
 
-            LogStarted(_log, directory);
+            LogStarted(_log, where);
             _ready.SetResult(backbone);
         }
         catch (Exception e)
         {
             if (backbone is not null) await backbone.DisposeAsync();
+            if (Interlocked.Exchange(ref _cluster, null) is { } cluster) await cluster.Leases.DisposeAsync();
             _ready.TrySetException(e);
             throw;
         }
@@ -92,7 +97,49 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
     {
         if (Interlocked.Exchange(ref _requeues, null) is { } requeues) await requeues.DisposeAsync();
         if (Interlocked.Exchange(ref _delivery, null) is { } delivery) await delivery.DisposeAsync();
+        if (Interlocked.Exchange(ref _cluster, null) is { } cluster) await cluster.Leases.DisposeAsync();
         if (Current is { } backbone) await backbone.DisposeAsync();
+    }
+
+    /// <summary>Opens the configured engine; for NATS also the cluster coordination (<see cref="_cluster"/>). Returns the store and where it is, for the log.</summary>
+    private async Task<(IEventStore Store, string Where)> OpenStoreAsync(CancellationToken cancellationToken)
+    {
+        if (options.Backbone.Engine == BackboneEngine.Nats)
+        {
+            var nats = options.Backbone.Nats;
+            var storeOptions = nats.ToStoreOptions();
+            if (storeOptions.Urls.Count == 0)
+            {
+                throw new InvalidOperationException("Halfhour:Backbone:Nats:Urls is empty; give the NATS servers as nats://host:port[,nats://host:port…] (--nats-url).");
+            }
+
+            JetStreamEventStore jetStream;
+            try
+            {
+                jetStream = await JetStreamEventStore.ConnectAsync(storeOptions, cancellationToken);
+            }
+            catch (NatsException e)
+            {
+                throw new IOException($"Could not reach NATS JetStream at {nats.Urls}: {e.Message}", e);
+            }
+
+            try
+            {
+                _cluster = await jetStream.OpenClusterAsync(nats.ResolveNodeId(), new BackboneOptions().DeduplicationWindow, nats.LeaseTimeToLive, time, cancellationToken);
+            }
+            catch
+            {
+                await jetStream.DisposeAsync();
+                throw;
+            }
+
+            return (jetStream, $"NATS JetStream at {nats.Urls} (R{nats.Replicas}, node {nats.ResolveNodeId()})");
+        }
+
+        var (keyring, source, path) = StoreKeyring.Resolve(options.DataDirectory, options.KeyFile);
+        LogKeys(source, path);
+        var directory = Path.GetFullPath(Path.Combine(options.DataDirectory, StoreFolder));
+        return (EmbeddedEventStore.Open(directory, keyring), directory);
     }
 
     private void LogKeys(StoreKeyring.Source source, string? path)
@@ -116,6 +163,6 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
     [LoggerMessage(Level = LogLevel.Information, Message = "Event store encrypted with keys from {Source}")]
     private static partial void LogSuppliedKeys(ILogger logger, string source);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backbone running over {Directory}")]
-    private static partial void LogStarted(ILogger logger, string directory);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backbone running over {Store}")]
+    private static partial void LogStarted(ILogger logger, string store);
 }

@@ -9,6 +9,12 @@ public sealed record BackboneHostOptions
     /// </summary>
     public bool Enabled { get; init; } = true;
 
+    /// <summary>The event-store engine: the embedded log under the data directory (default), or a NATS JetStream cluster shared by several nodes.</summary>
+    public BackboneEngine Engine { get; init; } = BackboneEngine.Embedded;
+
+    /// <summary>How to reach NATS JetStream when <see cref="Engine"/> is <see cref="BackboneEngine.Nats"/>.</summary>
+    public NatsEngineOptions Nats { get; init; } = new();
+
     /// <summary>How long a pulled message stays invisible before it is handed out again unacknowledged. A minute: time to process a batch of 100, short enough that a crashed consumer's messages return soon.</summary>
     public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

@@ -53,7 +53,7 @@ public static class HalfhourServer
 
         // State in the data directory, created or loaded before the server listens, so a broken data directory stops the start.
         var clock = TimeProvider.System;
-        var registry = ParticipantRegistry.Open(Path.Combine(options.DataDirectory, "registry", "participants.json"), clock);
+        var registry = OpenRegistry(options, services, clock);
         var sandbox = SandboxProvisioner.EnsureCreated(options.DataDirectory, registry, clock);
         var trust = new PrivateCaTrust([sandbox.Authority.Certificate]);
         services.AddSingleton(registry);
@@ -122,6 +122,33 @@ public static class HalfhourServer
         app.UseRateLimiter();
         MapEndpoints(app);
         return app;
+    }
+
+    /// <summary>
+    /// The participant registry: a file in the data directory, or with the NATS engine a document every broker node
+    /// shares (read on its own connection, since the registry is needed before the backbone starts).
+    /// </summary>
+    private static ParticipantRegistry OpenRegistry(HalfhourServerOptions options, IServiceCollection services, TimeProvider clock)
+    {
+        if (!options.Backbone.Enabled || options.Backbone.Engine != BackboneEngine.Nats)
+        {
+            return ParticipantRegistry.Open(Path.Combine(options.DataDirectory, "registry", "participants.json"), clock);
+        }
+
+        Engines.Nats.JetStreamEventStore connection;
+        try
+        {
+            connection = Engines.Nats.JetStreamEventStore.ConnectAsync(options.Backbone.Nats.ToStoreOptions()).GetAwaiter().GetResult();
+        }
+        catch (NATS.Client.Core.NatsException e)
+        {
+            throw new IOException($"Could not reach NATS JetStream at {options.Backbone.Nats.Urls} for the participant registry: {e.Message}", e);
+        }
+
+        var document = connection.OpenDocumentAsync("participants").GetAwaiter().GetResult();
+        var registry = ParticipantRegistry.Open(new SharedRegistryStorage(document), clock);
+        services.AddHostedService(sp => new RegistryFollower(registry, connection, sp.GetRequiredService<ILogger<RegistryFollower>>()));
+        return registry;
     }
 
     /// <summary>Builds and starts the server; the result tells where it listens.</summary>

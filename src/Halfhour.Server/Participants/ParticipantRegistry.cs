@@ -12,9 +12,10 @@ namespace Halfhour.Server.Participants;
 /// <summary>
 /// Who may connect: every participant of every environment, with its registered certificates and API-key hashes.
 /// Reads are lock-free lookups in an immutable snapshot (one per change); changes are serialised, written to
-/// disk first and only then made visible. Failure semantics: the file is replaced whole with
-/// <see cref="AtomicFile"/>, so a crash during a change leaves the registry as it was before the change or after
-/// it; a change that fails to write is not applied in memory either.
+/// storage first and only then made visible. Failure semantics: the document is replaced whole (a file with
+/// <see cref="AtomicFile"/>, or a shared document with compare-and-set), so a crash during a change leaves the
+/// registry as it was before the change or after it; a change that fails to write is not applied in memory either.
+/// When another node changed the shared document first, the change is applied again to its version.
 /// </summary>
 public sealed class ParticipantRegistry
 {
@@ -24,28 +25,43 @@ public sealed class ParticipantRegistry
         Converters = { new JsonStringEnumConverter() },
     };
 
-    private readonly string _path;
+    private readonly IRegistryStorage _storage;
     private readonly TimeProvider _clock;
     private readonly Lock _writer = new();
     private volatile Snapshot _snapshot;
+    private ulong _revision;
 
-    private ParticipantRegistry(string path, TimeProvider clock, Snapshot snapshot)
+    private ParticipantRegistry(IRegistryStorage storage, TimeProvider clock)
     {
-        _path = path;
+        _storage = storage;
         _clock = clock;
-        _snapshot = snapshot;
+        _snapshot = Snapshot.Of([]);
+        Refresh();
     }
 
     /// <summary>Opens the registry file, or starts an empty registry that will be written there on its first change.</summary>
-    public static ParticipantRegistry Open(string path, TimeProvider? clock = null)
+    public static ParticipantRegistry Open(string path, TimeProvider? clock = null) => Open(new FileRegistryStorage(path), clock);
+
+    /// <summary>Opens the registry kept in <paramref name="storage"/>.</summary>
+    public static ParticipantRegistry Open(IRegistryStorage storage, TimeProvider? clock = null) => new(storage, clock ?? TimeProvider.System);
+
+    /// <summary>Reads the stored registry again when another node changed it; true when it had changed.</summary>
+    public bool Refresh()
     {
-        AtomicFile.RemoveLeftovers(path);
-        var participants = File.Exists(path)
-            ? (JsonSerializer.Deserialize<RegistryFile>(File.ReadAllBytes(path), s_json)
-                ?? throw new InvalidDataException($"The participant registry {path} is empty; restore it from backup or delete it to start afresh."))
-                .Participants
-            : [];
-        return new ParticipantRegistry(path, clock ?? TimeProvider.System, Snapshot.Of(participants));
+        lock (_writer)
+        {
+            var (document, revision) = _storage.Read();
+            if (revision == _revision && _revision != 0)
+            {
+                return false;
+            }
+
+            var participants = document is null ? [] : (JsonSerializer.Deserialize<RegistryFile>(document, s_json)
+                ?? throw new InvalidDataException("The participant registry is empty; restore it from backup or delete it to start afresh.")).Participants;
+            _snapshot = Snapshot.Of(participants);
+            _revision = revision;
+            return true;
+        }
     }
 
     /// <summary>Every participant, or those of one environment, ordered by environment and DIP ID.</summary>
@@ -162,19 +178,27 @@ public sealed class ParticipantRegistry
     {
         lock (_writer)
         {
-            var before = _snapshot;
-            var updated = change(before);
-            if (updated.Certificates.Count == 0 && updated.ApiKeys.Count == 0)
+            while (true)
             {
-                throw new RegistryException(RegistryRefusal.LastCredential,
-                    $"Participant {updated.Key} would be left with no certificate and no API key; register a new credential before removing the last one.");
-            }
+                var before = _snapshot;
+                var updated = change(before);
+                if (updated.Certificates.Count == 0 && updated.ApiKeys.Count == 0)
+                {
+                    throw new RegistryException(RegistryRefusal.LastCredential,
+                        $"Participant {updated.Key} would be left with no certificate and no API key; register a new credential before removing the last one.");
+                }
 
-            var all = before.All.Where(p => p.Key != updated.Key).Append(updated).ToList();
-            var after = Snapshot.Of(all);
-            AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(new RegistryFile(1, all), s_json), secret: true);
-            _snapshot = after;
-            return updated;
+                var all = before.All.Where(p => p.Key != updated.Key).Append(updated).ToList();
+                var after = Snapshot.Of(all);
+                if (_storage.TryReplace(JsonSerializer.SerializeToUtf8Bytes(new RegistryFile(1, all), s_json), _revision) is { } revision)
+                {
+                    _snapshot = after;
+                    _revision = revision;
+                    return updated;
+                }
+
+                Refresh(); // another node changed it first: apply this change to its version
+            }
         }
     }
 

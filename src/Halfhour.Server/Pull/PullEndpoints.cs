@@ -57,7 +57,11 @@ internal static class PullEndpoints
         }
 
         var caller = http.RequireParticipant().Participant;
-        var subscription = backbone!.Subscription(caller.Environment, caller.DipId, id);
+        if (await backbone!.ServedSubscriptionAsync(caller.Environment, caller.DipId, id, http.RequestAborted) is not { } subscription)
+        {
+            return ServedElsewhere(http, backbone);
+        }
+
         IReadOnlyList<Broker.Delivery.Delivery> deliveries;
         try
         {
@@ -69,6 +73,16 @@ internal static class PullEndpoints
         }
 
         return new FetchedMessagesResult(deliveries);
+    }
+
+    /// <summary>503 with Retry-After: another broker node serves this channel's pulls now (see <see cref="Broker.Backbone.ServedSubscriptionAsync"/>).</summary>
+    private static IResult ServedElsewhere(HttpContext http, Broker.Backbone backbone)
+    {
+        var retryAfter = (int)Math.Ceiling(backbone.Options.Cluster!.Leases.TakeOverWithin.TotalSeconds);
+        http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem.Result(StatusCodes.Status503ServiceUnavailable, "Channel served by another node",
+            $"Another broker node hands out this channel's messages now. Retry in {retryAfter} s, preferably through the same node as before " +
+            "(route a participant to one node); the channel moves here when that node stops.", "served-by-another-node");
     }
 
     private static async Task<IResult> AcknowledgeAsync(string id, HttpContext http)
@@ -93,7 +107,12 @@ internal static class PullEndpoints
         }
 
         var caller = http.RequireParticipant().Participant;
-        var acknowledged = await backbone!.Subscription(caller.Environment, caller.DipId, id).AckAsync(receipts, http.RequestAborted);
+        if (await backbone!.ServedSubscriptionAsync(caller.Environment, caller.DipId, id, http.RequestAborted) is not { } subscription)
+        {
+            return ServedElsewhere(http, backbone);
+        }
+
+        var acknowledged = await subscription.AckAsync(receipts, http.RequestAborted);
         if (acknowledged > 0)
         {
             await http.AuditAsync(backbone, AuditAction.Received, id, $"Acknowledged {acknowledged} of {receipts.Count} receipts by pull.");

@@ -152,7 +152,7 @@ public sealed class BackboneServer : IAsyncDisposable
         return content;
     }
 
-    private static void CopyDirectory(string from, string to)
+    internal static void CopyDirectory(string from, string to)
     {
         foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
         {

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace Halfhour.Server.Tests.Backbone;
 
 /// <summary>One message a receiver took; <paramref name="Status"/> is the whole message when it is a status message.</summary>
-public sealed record Received(string TransactionId, string Mpan, bool Replay, JsonObject? Status = null);
+public sealed record Received(string TransactionId, string Mpan, bool Replay, string? Reference = null, JsonObject? Status = null);
 
 /// <summary>
 /// A participant's webhook on 127.0.0.1 (plain HTTP, as the sandbox allows): a real Kestrel that verifies the backbone's
@@ -89,10 +89,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
         var messages = JsonNode.Parse(body)!.AsArray().Select(m =>
         {
-            if (m!["payload"] is null) return new Received(m["transactionID"]!.GetValue<string>(), "", false, m.AsObject());
+            if (m!["payload"] is null) return new Received(m["transactionID"]!.GetValue<string>(), "", false, Status: m.AsObject());
             var common = m!["payload"]!["CommonBlock"]!;
             return new Received(common["D0"]!["transactionID"]!.GetValue<string>(), common["M0"]?["MPANCore"]?.GetValue<string>() ?? "",
-                common["D0"]!["replayIndicator"]?.GetValue<bool>() ?? false);
+                common["D0"]!["replayIndicator"]?.GetValue<bool>() ?? false, common["S1"]?["senderUniqueReference"]?.GetValue<string>());
         }).ToList();
 
         var answer = Behaviour is null ? null : await Behaviour(attempt, messages);

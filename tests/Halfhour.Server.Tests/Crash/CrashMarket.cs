@@ -7,7 +7,14 @@ using Halfhour.Market.Participants;
 namespace Halfhour.Server.Tests.Crash;
 
 /// <summary>One participant of the crash test with the client that speaks for it (mutual TLS, API key, signatures).</summary>
-public sealed record CrashParticipant(string DipId, Role Role, HttpClient Client);
+public sealed record CrashParticipant(string DipId, Role Role, HttpClient Client)
+{
+    /// <summary>Its certificate (mutual TLS and signing), to connect to another server of a cluster.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate { get; init; } = null!;
+
+    /// <summary>Its API key.</summary>
+    public string ApiKey { get; init; } = "";
+}
 
 /// <summary>
 /// The market of the crash test: the consumption roster (two data services sending, suppliers, distributors and the
@@ -62,14 +69,16 @@ public sealed class CrashMarket : IDisposable
         foreach (var p in roster.Participants(Environment))
         {
             var issued = await operatorApi.EnrolAsync(p.DipId, p.Role.ToString(), p.Mpid, p.Name, Environment.ToString());
-            participants.Add(new CrashParticipant(p.DipId, p.Role, Connect(server, trust, issued.LoadCertificate(), issued.ApiKey)));
+            var certificate = issued.LoadCertificate();
+            participants.Add(new CrashParticipant(p.DipId, p.Role, Connect(server, trust, certificate, issued.ApiKey)) { Certificate = certificate, ApiKey = issued.ApiKey });
         }
 
         foreach (var entry in JsonSerializer.Deserialize<List<SandboxEntry>>(await File.ReadAllBytesAsync(Path.Combine(server.SandboxDirectory, "participants.json")), Json)!)
         {
             if (entry.Role is Role.LSS or Role.MDS)
             {
-                participants.Add(new CrashParticipant(entry.DipId, entry.Role, Connect(server, trust, PemCredentials.Load(entry.Certificate, entry.PrivateKey), entry.ApiKey)));
+                var certificate = PemCredentials.Load(entry.Certificate, entry.PrivateKey);
+                participants.Add(new CrashParticipant(entry.DipId, entry.Role, Connect(server, trust, certificate, entry.ApiKey)) { Certificate = certificate, ApiKey = entry.ApiKey });
             }
         }
 
@@ -83,6 +92,10 @@ public sealed class CrashMarket : IDisposable
             participant.Client.Dispose();
         }
     }
+
+    /// <summary>A client of <paramref name="participant"/> to another server of the same deployment (a cluster node).</summary>
+    public static HttpClient ConnectTo(ServerProcess server, CrashParticipant participant) =>
+        Connect(server, server.Trust, participant.Certificate, participant.ApiKey);
 
     // Short timeouts: a request to a killed server must fail soon, not hang the test.
     private static HttpClient Connect(ServerProcess server, PrivateCaTrust trust, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, string apiKey)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -41,7 +40,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
         {
             await server.StartAsync();
             using var market = await CrashMarket.EnrolAsync(server);
-            var ledger = new Ledger(market);
+            var ledger = new DeliveryLedger(market);
             using var stopSending = new CancellationTokenSource();
             using var stopPulling = new CancellationTokenSource();
             var senders = market.Roster.DataServices
@@ -109,9 +108,17 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
     /// under it) is sent again, unchanged, until it is answered; a message refused for a transient reason (storage
     /// unavailable) is sent again too.
     /// </summary>
-    private static async Task SendAsync(CrashMarket market, Ledger ledger, string dipId, int lane, CancellationToken stop)
+    /// <param name="market">The market.</param>
+    /// <param name="ledger">Where answers are recorded.</param>
+    /// <param name="dipId">The sending data service.</param>
+    /// <param name="lane">Which of its concurrent senders this is (messages are numbered lane, lane + 2, …).</param>
+    /// <param name="stop">Stops sending after the batch in hand.</param>
+    /// <param name="clientFor">With several servers, the client of the sender for its n-th attempt (from 0); by default its one client.</param>
+    internal static async Task SendAsync(CrashMarket market, DeliveryLedger ledger, string dipId, int lane, CancellationToken stop, Func<int, HttpClient>? clientFor = null)
     {
         var sender = market.Sender(dipId);
+        clientFor ??= _ => sender.Client;
+        var attempt = 0;
         long number = lane;
         while (!stop.IsCancellationRequested)
         {
@@ -132,7 +139,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
                 try
                 {
                     using var content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } };
-                    response = await sender.Client.PostAsync("dip-channel/IF-021", content, CancellationToken.None);
+                    response = await clientFor(attempt++).PostAsync("dip-channel/IF-021", content, CancellationToken.None);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
@@ -171,7 +178,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>One recipient: pull, record, acknowledge, until told to stop; errors while the server is down are waited out.</summary>
-    private static async Task PullAsync(CrashParticipant recipient, Ledger ledger, CancellationToken stop)
+    private static async Task PullAsync(CrashParticipant recipient, DeliveryLedger ledger, CancellationToken stop)
     {
         long pulls = 0;
         while (!stop.IsCancellationRequested)
@@ -191,7 +198,7 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
                 foreach (var pulled in document.RootElement.GetProperty("messages").EnumerateArray())
                 {
                     var transactionId = pulled.GetProperty("transactionID").GetString()!;
-                    ledger.Delivered(recipient.DipId, transactionId, ReferenceIn(pulled.GetProperty("message")));
+                    ledger.Delivered(recipient.DipId, transactionId, DeliveryLedger.ReferenceIn(pulled.GetProperty("message")));
                     receipts.Add(pulled.GetProperty("receipt").GetString()!);
                 }
 
@@ -208,147 +215,6 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
                     await Task.Delay(200, CancellationToken.None);
                 }
             }
-        }
-    }
-
-    /// <summary>The sender unique reference inside a delivered message, wherever the envelope puts it.</summary>
-    private static string? ReferenceIn(JsonElement element)
-    {
-        if (element.ValueKind == JsonValueKind.Object)
-        {
-            foreach (var property in element.EnumerateObject())
-            {
-                if (property.NameEquals("senderUniqueReference") && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    return property.Value.GetString();
-                }
-
-                if (property.Value.ValueKind == JsonValueKind.Object && ReferenceIn(property.Value) is { } found)
-                {
-                    return found;
-                }
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>What was sent, answered and delivered, and every broken promise seen on the way.</summary>
-    private sealed class Ledger(CrashMarket market)
-    {
-        public int Kills;
-        public long Unanswered;
-        public long Duplicates;
-        public long DeliveryCount;
-
-        /// <summary>Sender unique reference → (transaction ID, message number).</summary>
-        public ConcurrentDictionary<string, (string TransactionId, long Number)> Accepted { get; } = new();
-
-        public ConcurrentQueue<string> Violations { get; } = new();
-
-        private readonly ConcurrentDictionary<(string Recipient, string TransactionId), bool> _deliveries = new();
-
-        public void Violation(string text) => Violations.Enqueue(text);
-
-        /// <summary>Records a batch's answer; false when some message must be sent again (refused for a transient reason).</summary>
-        public bool Record(List<long> batch, StandardResponse answer, bool retried)
-        {
-            if (answer.MessageArray.Count != batch.Count)
-            {
-                Violation($"{batch.Count} messages answered with {answer.MessageArray.Count} results");
-                return true;
-            }
-
-            var complete = true;
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var result = answer.MessageArray[i];
-                var code = result.Message ?? "";
-                var reference = result.SenderUniqueReference ?? "";
-                if (code.StartsWith("MSG1500", StringComparison.Ordinal) || code.StartsWith("MSG15", StringComparison.Ordinal))
-                {
-                    complete = false;
-                    continue;
-                }
-
-                var success = code.StartsWith("MSG0000", StringComparison.Ordinal);
-                var duplicate = code.StartsWith("MSG0001", StringComparison.Ordinal);
-                if (!success && !duplicate)
-                {
-                    Violation($"message {batch[i]} ({reference}) refused: {code} {result.Help}");
-                    continue;
-                }
-
-                if (result.TransactionId is not { Length: > 0 } transactionId)
-                {
-                    Violation($"message {batch[i]} ({reference}) answered {code} without a transaction ID");
-                    continue;
-                }
-
-                if (duplicate)
-                {
-                    Interlocked.Increment(ref Duplicates);
-                    if (!retried && !Accepted.ContainsKey(reference))
-                    {
-                        Violation($"message {batch[i]} ({reference}) sent once and answered {code}");
-                    }
-                }
-
-                var known = Accepted.GetOrAdd(reference, (transactionId, batch[i]));
-                if (known.TransactionId != transactionId)
-                {
-                    Violation($"message {batch[i]} ({reference}) answered {transactionId} after {known.TransactionId}");
-                }
-            }
-
-            return complete;
-        }
-
-        public void Delivered(string recipient, string transactionId, string? reference)
-        {
-            Interlocked.Increment(ref DeliveryCount);
-            _deliveries[(recipient, transactionId)] = true;
-            if (reference is null)
-            {
-                Violation($"{recipient} pulled {transactionId} without a sender unique reference in it");
-            }
-            else if (!Accepted.TryGetValue(reference, out var accepted))
-            {
-                // Possible only for a message stored while its sender is still retrying; checked again at the end.
-                _unconfirmed.Enqueue((recipient, transactionId, reference));
-            }
-            else if (accepted.TransactionId != transactionId)
-            {
-                Violation($"{recipient} pulled {reference} as {transactionId}, accepted as {accepted.TransactionId}");
-            }
-        }
-
-        private readonly ConcurrentQueue<(string Recipient, string TransactionId, string Reference)> _unconfirmed = new();
-
-        /// <summary>Copies owed but not pulled; also turns deliveries that no answer ever confirmed into violations.</summary>
-        public List<string> Missing()
-        {
-            var missing = new List<string>();
-            foreach (var (reference, (transactionId, number)) in Accepted)
-            {
-                foreach (var recipient in market.RecipientsOf(number))
-                {
-                    if (!_deliveries.ContainsKey((recipient, transactionId)))
-                    {
-                        missing.Add($"{reference} ({transactionId}) to {recipient}");
-                    }
-                }
-            }
-
-            foreach (var (recipient, transactionId, reference) in _unconfirmed)
-            {
-                if (!Accepted.TryGetValue(reference, out var accepted) || accepted.TransactionId != transactionId)
-                {
-                    missing.Add($"{recipient} pulled {reference} as {transactionId}, which no answer confirmed");
-                }
-            }
-
-            return missing;
         }
     }
 }

@@ -19,11 +19,15 @@ public sealed class ServerProcess : IDisposable
     private const int KeptLines = 40;
 
     private readonly Queue<string> _output = new();
+    private readonly IReadOnlyList<string> _arguments;
     private Process? _process;
 
-    public ServerProcess(string dataDirectory)
+    /// <param name="dataDirectory">Its data directory.</param>
+    /// <param name="arguments">More arguments of <c>serve</c> (the engine, for a cluster node).</param>
+    public ServerProcess(string dataDirectory, IReadOnlyList<string>? arguments = null)
     {
         DataDirectory = dataDirectory;
+        _arguments = arguments ?? [];
         Port = FreePort();
         BaseAddress = new Uri($"https://127.0.0.1:{Port}/");
     }
@@ -33,6 +37,9 @@ public sealed class ServerProcess : IDisposable
     public int Port { get; }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>Whether the process runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
 
     public string SandboxDirectory => Path.Combine(DataDirectory, "sandbox");
 
@@ -60,7 +67,7 @@ public sealed class ServerProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (var argument in (string[])[Locate(), "serve", "--data", DataDirectory, "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--Halfhour:Limits:RequestsPerSecond=100000", "--Halfhour:Limits:RequestBurst=100000"])
+            "--Halfhour:Limits:RequestsPerSecond=100000", "--Halfhour:Limits:RequestBurst=100000", .. _arguments])
         {
             start.ArgumentList.Add(argument);
         }

@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Halfhour.Broker.Cluster;
+using NATS.Client.Core;
+using NATS.Client.KeyValueStore;
+
+namespace Halfhour.Engines.Nats.Cluster;
+
+/// <summary>
+/// Leases on work in a JetStream key-value bucket whose entries live <see cref="TakeOverWithin"/>: a lease is an
+/// entry naming its holder, acquired with a create-only put, renewed by the holder with a compare-and-set on its
+/// revision every third of its life, and gone when the holder stops renewing (the bucket's age limit removes it),
+/// so another node's create then succeeds.
+/// Failure semantics: a holder that cannot renew (the store unreachable, or its revision overtaken) stops calling
+/// itself the holder once the lease could have expired, so two live nodes never both believe they hold it for
+/// longer than a renewal round trip; work under a lease must tolerate that overlap (delivery is at least once).
+/// </summary>
+internal sealed class KvWorkLeases : IWorkLeases
+{
+    private readonly INatsKVStore _bucket;
+    private readonly byte[] _node;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, Held> _held = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _renewals;
+
+    public KvWorkLeases(INatsKVStore bucket, string nodeId, TimeSpan timeToLive, TimeProvider time)
+    {
+        _bucket = bucket;
+        _node = Encoding.UTF8.GetBytes(nodeId);
+        _time = time;
+        TakeOverWithin = timeToLive;
+        _renewals = Task.Run(RenewAsync);
+    }
+
+    /// <inheritdoc />
+    public TimeSpan TakeOverWithin { get; }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> TryAcquireAsync(string work, CancellationToken cancellationToken = default)
+    {
+        if (Holds(work))
+        {
+            return true;
+        }
+
+        try
+        {
+            var created = await _bucket.TryCreateAsync(work, _node, cancellationToken: cancellationToken);
+            if (created.Success)
+            {
+                _held[work] = new Held(created.Value, _time.GetUtcNow());
+                return true;
+            }
+
+            // Ours already (this node lost track of it after a failed renewal)? Renew it; otherwise another node holds it.
+            var entry = await _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: cancellationToken);
+            if (entry.Success && entry.Value.Value is { } holder && holder.AsSpan().SequenceEqual(_node))
+            {
+                var renewed = await _bucket.TryUpdateAsync(work, _node, entry.Value.Revision, cancellationToken: cancellationToken);
+                if (renewed.Success)
+                {
+                    _held[work] = new Held(renewed.Value, _time.GetUtcNow());
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        catch (NatsException ex)
+        {
+            throw new IOException($"Acquiring lease '{work}' failed.", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public bool Holds(string work) => _held.TryGetValue(work, out var held) && _time.GetUtcNow() - held.RenewedAt < TakeOverWithin;
+
+    /// <inheritdoc />
+    public async ValueTask ReleaseAsync(string work, CancellationToken cancellationToken = default)
+    {
+        if (!_held.TryRemove(work, out var held))
+        {
+            return;
+        }
+
+        try
+        {
+            await _bucket.TryDeleteAsync(work, new NatsKVDeleteOpts { Revision = held.Revision }, cancellationToken);
+        }
+        catch (NatsException ex)
+        {
+            throw new IOException($"Releasing lease '{work}' failed.", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        try
+        {
+            await _renewals;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async Task RenewAsync()
+    {
+        // A third of the lease's life: two renewals may fail (a leader election) before the lease lapses.
+        using var timer = new PeriodicTimer(TakeOverWithin / 3, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                foreach (var (work, held) in _held)
+                {
+                    try
+                    {
+                        var renewed = await _bucket.TryUpdateAsync(work, _node, held.Revision, cancellationToken: _stopping.Token);
+                        if (renewed.Success)
+                        {
+                            _held[work] = new Held(renewed.Value, _time.GetUtcNow());
+                        }
+                        else
+                        {
+                            _held.TryRemove(work, out _); // expired and taken, or deleted: no longer ours
+                        }
+                    }
+                    catch (NatsException)
+                    {
+                        // Unreachable for now: Holds turns false once the lease could have expired; the next tick tries again.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private readonly record struct Held(ulong Revision, DateTimeOffset RenewedAt);
+}

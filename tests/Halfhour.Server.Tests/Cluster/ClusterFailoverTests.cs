@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Halfhour.Client.Contract;
+using Halfhour.Server.Tests.Crash;
+using Xunit.Abstractions;
+
+namespace Halfhour.Server.Tests.Cluster;
+
+/// <summary>
+/// Two stateless broker nodes on a 3-node JetStream cluster, as an operator runs them: a retry sent to the other node
+/// is answered with the original transaction ID; and while data services send to both nodes and every recipient takes
+/// webhook pushes, the stream leader is SIGKILLed, then a broker node, then both come back — every message answered
+/// with success reaches each of its recipients, nothing unanswered appears, copies of a message carry its one
+/// transaction ID, and every recipient's deliveries resume within seconds of its node's death.
+/// </summary>
+public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHelper output) : IClassFixture<HalfhourCluster>
+{
+    /// <summary>
+    /// A delivery lease lives 6 s; the surviving node looks for free leases every 3 s and the NATS client reconnects
+    /// within its reconnect wait: 30 s bounds a takeover on a loaded 2-core machine with room to spare.
+    /// </summary>
+    private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_retry_sent_to_the_other_node_is_answered_with_the_original_transaction_ID()
+    {
+        var market = cluster.Market;
+        var sender = market.Roster.DataServices[0];
+        var numbers = Enumerable.Range(900_000, 400).Select(n => (long)n).Where(n => market.Roster.DataServiceOf(market.Builder.MpanOf(n)) == sender).Take(5).ToList();
+        var body = cluster.Batch(numbers);
+
+        using var first = await market.Sender(sender).Client.PostAsync("dip-channel/IF-021", HalfhourCluster.Json(body));
+        var original = JsonSerializer.Deserialize<StandardResponse>(await first.Content.ReadAsStringAsync())!;
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+
+        using var retry = await cluster.ClientsOfB[sender].PostAsync("dip-channel/IF-021", HalfhourCluster.Json(body));
+        var repeated = JsonSerializer.Deserialize<StandardResponse>(await retry.Content.ReadAsStringAsync())!;
+        Assert.All(repeated.MessageArray, m => Assert.StartsWith("MSG0001", m.Message, StringComparison.Ordinal));
+        Assert.Equal(original.MessageArray.Select(m => m.TransactionId), repeated.MessageArray.Select(m => m.TransactionId));
+    }
+
+    [Fact]
+    public Task Killing_the_stream_leader_and_a_broker_node_loses_no_acknowledged_message_and_delivery_resumes_within_seconds()
+        => RunAsync(rounds: 3, budget: TimeSpan.FromSeconds(240)); // ~60 s on a quiet machine; the budget allows a loaded one
+
+    [Fact]
+    [Trait("Category", "Soak")]
+    public Task Soak_killing_the_stream_leader_and_a_broker_node_again_and_again_loses_no_acknowledged_message()
+        => RunAsync(rounds: 12, budget: TimeSpan.FromMinutes(10));
+
+    private async Task RunAsync(int rounds, TimeSpan budget)
+    {
+        var clock = Stopwatch.StartNew();
+        var market = cluster.Market;
+        var ledger = new DeliveryLedger(market);
+        using var stopSending = new CancellationTokenSource();
+
+        // Two lanes per data service: lane 0 sends to node A first, lane 1 to node B; an unanswered batch goes to the other node.
+        var senders = market.Roster.DataServices.SelectMany(dipId => Enumerable.Range(0, 2).Select(lane => Task.Run(() =>
+            ServerCrashTests.SendAsync(market, ledger, dipId, lane, stopSending.Token,
+                attempt => (attempt + lane) % 2 == 0 ? market.Sender(dipId).Client : cluster.ClientsOfB[dipId])))).ToList();
+
+        var report = new List<string>();
+        try
+        {
+            for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(round == 1 ? 4 : 1.5)); // traffic flowing through both nodes first
+                var leader = await cluster.LeaderOfAsync(HalfhourCluster.ConsumptionStream);
+                var natsNode = cluster.Nats.Node(leader);
+                await natsNode.KillAsync();
+                await Task.Delay(TimeSpan.FromSeconds(1));
+
+                var (name, node) = round % 2 == 1 ? ("A", cluster.NodeA) : ("B", cluster.NodeB);
+                var before = cluster.Receivers.ToDictionary(r => r.Key, r => r.Value.Taken.Count);
+                var acceptedBefore = ledger.Accepted.Count;
+                await node.KillAsync();
+                var killedAt = Stopwatch.StartNew();
+
+                // Every recipient's deliveries resume: those whose lease the dead node held are taken over.
+                while (cluster.Receivers.Any(r => r.Value.Taken.Count <= before[r.Key] + 1) && killedAt.Elapsed < ResumeBound)
+                {
+                    await Task.Delay(100);
+                }
+
+                var resumed = killedAt.Elapsed;
+                var stalled = cluster.Receivers.Where(r => r.Value.Taken.Count <= before[r.Key] + 1).Select(r => r.Key).ToList();
+                Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled)} did not resume within {ResumeBound} of killing node {name} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
+                report.Add(string.Create(CultureInfo.InvariantCulture, $"round {round}: killed stream leader {leader}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
+
+                await natsNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
+                await node.StartAsync();
+            }
+
+            await stopSending.CancelAsync();
+            await Task.WhenAll(senders);
+
+            // Drain: every accepted message reaches each of its recipients.
+            var drain = Stopwatch.StartNew();
+            while (Missing(ledger).Count > 0 && drain.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(250);
+            }
+
+            foreach (var (recipient, receiver) in cluster.Receivers)
+            {
+                foreach (var received in receiver.Taken)
+                {
+                    ledger.Delivered(recipient, received.TransactionId, received.Reference);
+                }
+            }
+
+            var missing = ledger.Missing();
+            var copies = cluster.Receivers.Sum(r => r.Value.Taken.Count);
+            output.WriteLine(string.Join('\n', report));
+            output.WriteLine($"{ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
+                $"{copies} copies pushed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
+            Assert.True(report.Count >= Math.Min(rounds, 3), $"only {report.Count} rounds fitted in the budget");
+            Assert.True(ledger.Accepted.Count > 100, $"too little was accepted to test anything: {ledger.Accepted.Count}");
+            Assert.Empty(ledger.Violations.Take(10));
+            Assert.True(missing.Count == 0, $"{missing.Count} accepted copies never delivered (or deliveries no answer confirmed), e.g. {string.Join("; ", missing.Take(5))}");
+            Assert.All(cluster.Receivers.Values, r => Assert.Equal(0, r.BadSignatures));
+        }
+        catch (Exception e)
+        {
+            output.WriteLine($"FAILED: {e.Message}");
+            output.WriteLine(string.Join('\n', report));
+            output.WriteLine($"node A's last output:\n{cluster.NodeA.RecentOutput}\nnode B's last output:\n{cluster.NodeB.RecentOutput}");
+            throw;
+        }
+        finally
+        {
+            await stopSending.CancelAsync();
+            // Whatever happened, leave the cluster running for the class's other tests (without hiding the first failure).
+            try
+            {
+                foreach (var natsNode in cluster.Nats.Nodes.Where(n => !n.IsRunning)) await natsNode.StartAsync(waitHealthy: false);
+                foreach (var node in (ServerProcess[])[cluster.NodeA, cluster.NodeB])
+                {
+                    if (!node.IsRunning) await node.StartAsync();
+                }
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+            {
+                output.WriteLine($"restarting after the run failed: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Copies owed and not yet pushed (recipient, transaction ID).</summary>
+    private List<string> Missing(DeliveryLedger ledger)
+    {
+        var taken = cluster.Receivers.SelectMany(r => r.Value.Taken.Select(t => (r.Key, t.TransactionId))).ToHashSet();
+        var missing = new List<string>();
+        foreach (var (reference, (transactionId, number)) in ledger.Accepted)
+        {
+            missing.AddRange(cluster.Market.RecipientsOf(number).Where(recipient => !taken.Contains((recipient, transactionId))).Select(r => $"{reference} to {r}"));
+        }
+
+        return missing;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Halfhour.Engines.Nats;
+using Halfhour.Engines.Nats.Local;
+using Halfhour.Server.Tests.Backbone;
+using Halfhour.Server.Tests.Crash;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Halfhour.Server.Tests.Cluster;
+
+/// <summary>
+/// Two <c>halfhour serve --engine nats</c> processes (real HTTPS, mutual TLS, DIP signatures) in front of a 3-node
+/// nats-server cluster on loopback, R3; the crash test's market enrolled through node A (node B sees it through the
+/// shared registry), and a signature-checking webhook receiver per recipient, registered through both nodes.
+/// Node B's data directory starts with a copy of node A's sandbox: the nodes of a deployment share its credentials.
+/// </summary>
+public sealed class HalfhourCluster : IAsyncLifetime
+{
+    private readonly string _dataA = Path.Combine(Path.GetTempPath(), "halfhour-node-a-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dataB = Path.Combine(Path.GetTempPath(), "halfhour-node-b-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public NatsCluster Nats { get; private set; } = null!;
+    public ServerProcess NodeA { get; private set; } = null!;
+    public ServerProcess NodeB { get; private set; } = null!;
+    public CrashMarket Market { get; private set; } = null!;
+
+    /// <summary>Each participant's client to node B (their <see cref="CrashParticipant.Client"/> talks to node A).</summary>
+    public Dictionary<string, HttpClient> ClientsOfB { get; } = [];
+
+    /// <summary>The webhook receiver of each recipient.</summary>
+    public Dictionary<string, WebhookReceiver> Receivers { get; } = [];
+
+    /// <summary>The stream of the IF-021 topic (prefix HH).</summary>
+    public static string ConsumptionStream => "HH_DEV_IF-021";
+
+    public async Task InitializeAsync()
+    {
+        Nats = await NatsCluster.StartAsync("halfhour-serve");
+        string[] arguments =
+        [
+            "--engine", "nats", "--nats-url", string.Join(',', Nats.Urls), "--nats-replicas", "3",
+            "--Halfhour:Backbone:WebhookInitialBackoff=00:00:00.200", "--Halfhour:Backbone:WebhookMaxBackoff=00:00:02",
+        ];
+        NodeA = new ServerProcess(_dataA, arguments);
+        await NodeA.StartAsync();
+        BackboneServer.CopyDirectory(NodeA.SandboxDirectory, Path.Combine(_dataB, "sandbox"));
+        NodeB = new ServerProcess(_dataB, arguments);
+        await NodeB.StartAsync();
+
+        Market = await CrashMarket.EnrolAsync(NodeA);
+        foreach (var participant in Market.Participants)
+        {
+            ClientsOfB[participant.DipId] = CrashMarket.ConnectTo(NodeB, participant);
+        }
+
+        using var backbone = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(NodeA.SandboxDirectory, "backbone.pem")));
+        var k = 0;
+        foreach (var recipient in Market.Recipients)
+        {
+            var receiver = await WebhookReceiver.StartAsync(backbone);
+            Receivers[recipient.DipId] = receiver;
+            // Half the webhooks are registered through each node: each node must learn the other's.
+            var client = k++ % 2 == 0 ? recipient.Client : ClientsOfB[recipient.DipId];
+            var config = new { callbackURL = receiver.Url.ToString(), maxMessageCount = 50, maxPayloadSize = 1000 };
+            using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(config)) { Headers = { ContentType = new("application/json") } };
+            await WithRetriesAsync(async () =>
+            {
+                // The participants were enrolled through node A: node B knows them within a second.
+                using var response = await client.PostAsync($"dip-channel/IF-021/pubconfig/{recipient.DipId}", content);
+                return response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="attempt"/> until it returns null (success), for up to ten seconds; fails with its last answer.</summary>
+    public static async Task WithRetriesAsync(Func<Task<string?>> attempt)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var failure = await attempt();
+            if (failure is null)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>The server_name of the node leading <paramref name="stream"/> now.</summary>
+    public async Task<string> LeaderOfAsync(string stream)
+    {
+        await using var connection = new NatsConnection(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] }.ToNatsOpts());
+        var info = await new NatsJSContext(connection).GetStreamAsync(stream);
+        return info.Info.Cluster?.Leader ?? throw new InvalidOperationException($"{stream} has no leader.");
+    }
+
+    /// <summary>A DIP array of the generated consumption messages.</summary>
+    public byte[] Batch(IEnumerable<long> numbers) =>
+        Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(Market.Builder.Build(n)))) + "]");
+
+    public static ByteArrayContent Json(byte[] body) => new(body) { Headers = { ContentType = new("application/json") } };
+
+    public async Task DisposeAsync()
+    {
+        foreach (var receiver in Receivers.Values) await receiver.DisposeAsync();
+        foreach (var client in ClientsOfB.Values) client.Dispose();
+        Market?.Dispose();
+        NodeA?.Dispose();
+        NodeB?.Dispose();
+        if (Nats is not null) await Nats.DisposeAsync();
+        foreach (var directory in (string[])[_dataA, _dataB])
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
