@@ -147,6 +147,11 @@ public static class DipBenchmark
         report.Add("load_cpu_s", result.CpuSeconds, "s", "load generator process: building, signing, TLS, pulling");
         report.Add("load_cpu_us_per_msg", result.CpuSeconds / Math.Max(1, result.Accepted) * 1e6, "µs", "sending and pulling every copy");
         report.Note($"{connections} publishing connections; arrays of 100 signed IF-021 messages; {Environment.ProcessorCount} cores shared by server and load generator.");
+        if (result.Retries > 0)
+        {
+            report.Note($"{result.Retries:N0} batches were answered MSG1500 (storage unavailable) and sent again unchanged, as the contract tells a sender to.");
+        }
+
         if (result.FirstError is not null)
         {
             report.Note("first error: " + result.FirstError);

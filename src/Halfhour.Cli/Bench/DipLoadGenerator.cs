@@ -21,8 +21,9 @@ namespace Halfhour.Cli.Bench;
 /// <param name="Expected">Copies the recipients should pull: accepted messages times recipients per message.</param>
 /// <param name="CpuSeconds">CPU time of the load generator from the measured phase on (building, signing, TLS, pulling).</param>
 /// <param name="FirstError">The first refusal or failure seen, if any.</param>
+/// <param name="Retries">Batches sent again because the backbone answered MSG1500 (could not store; retry), warm-up included.</param>
 internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
-    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError);
+    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0);
 
 /// <summary>
 /// <c>halfhour bench dip load</c> (hidden): the load generator of <c>bench dip</c>, run as its own process so that its CPU
@@ -34,6 +35,11 @@ internal static class DipLoadGenerator
 {
     // The DIP's customary batch: 100 messages of one sender in one signed request.
     private const int BatchSize = 100;
+
+    // A batch refused with MSG1500 (storage unavailable, retry) is sent this many times at most, pausing a little
+    // longer each time: long enough for a JetStream leader election, short enough to fail a broken run.
+    private const int MaxAttempts = 5;
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
 
     // Messages a recipient takes per pull: the most the backbone hands out at once (PullEndpoints.MaxMessages), so a
     // recipient keeps up with fewer round trips, signatures and acknowledgements, as a busy participant's system would.
@@ -132,7 +138,7 @@ internal static class DipLoadGenerator
         var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
-            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError);
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError, Interlocked.Read(ref run.Retries));
     }
 
     private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,
@@ -162,36 +168,69 @@ internal static class DipLoadGenerator
             }
 
             body.Write("]"u8);
-            using var content = new ReadOnlyMemoryContent(body.WrittenMemory);
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            var sentAt = clock.Elapsed;
-            using var response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
-            var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            var answeredAt = clock.Elapsed;
-            latencies.Add((answeredAt - sentAt).TotalMilliseconds);
-            Interlocked.Add(ref phase.Sent, count);
-            Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);
-            if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.MultiStatus))
-            {
-                run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(answer.Length, 600)))}");
-                continue;
-            }
-
-            var results = JsonSerializer.Deserialize<StandardResponse>(answer)?.MessageArray ?? [];
+            // A batch the backbone could not store (MSG1500, "Retry") is sent again with the same bytes, as the contract
+            // tells a sender to: de-duplication answers what was stored before with MSG0001 and the original ID.
             var accepted = 0;
-            foreach (var result in results)
+            for (var attempt = 1; ; attempt++)
             {
-                if (result.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true)
+                using var content = new ReadOnlyMemoryContent(body.WrittenMemory);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                var sentAt = clock.Elapsed;
+                using var response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
+                var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                var answeredAt = clock.Elapsed;
+                latencies.Add((answeredAt - sentAt).TotalMilliseconds);
+                Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);
+                var results = response.StatusCode is HttpStatusCode.Created or HttpStatusCode.MultiStatus or HttpStatusCode.BadRequest
+                    ? TryResults(answer) : null;
+                if (results is null)
                 {
-                    accepted++;
+                    run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(answer.Length, 600)))}");
+                    break;
                 }
-                else
+
+                var retryable = 0;
+                foreach (var result in results)
                 {
-                    run.Fail($"a message was refused: {result.Message} {result.Help}");
+                    if (result.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true
+                        || (attempt > 1 && result.Message?.StartsWith("MSG0001", StringComparison.Ordinal) == true))
+                    {
+                        accepted++;
+                    }
+                    else if (result.Message?.StartsWith("MSG1500", StringComparison.Ordinal) == true && attempt < MaxAttempts)
+                    {
+                        retryable++;
+                    }
+                    else
+                    {
+                        run.Fail($"a message was refused: {result.Message} {result.Help}");
+                    }
                 }
+
+                if (retryable == 0)
+                {
+                    break;
+                }
+
+                Interlocked.Increment(ref run.Retries);
+                accepted = 0;
+                await Task.Delay(RetryPause * attempt, cancellationToken);
             }
 
+            Interlocked.Add(ref phase.Sent, count);
             Interlocked.Add(ref phase.Accepted, accepted);
+        }
+    }
+
+    private static IReadOnlyList<MessageResponse>? TryResults(byte[] answer)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<StandardResponse>(answer)?.MessageArray;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
@@ -307,6 +346,7 @@ internal static class DipLoadGenerator
     {
         public long Delivered;
         public long DeliveredMeasured;
+        public long Retries;
         private long _lastDeliveryTicks;
         private long _measureFromTicks = long.MaxValue;
         private int _firstErrorSet;

@@ -239,6 +239,11 @@ public static class E2eBenchmark
         var total = new[] { server.WithDelivery, nats.WithDelivery, result.CpuSeconds }.Where(double.IsFinite).Sum();
         report.Add(label + "_cpu_us_per_msg", total / Math.Max(1, result.Accepted) * 1e6, "µs", "every process of the side, per message delivered to all");
         report.Add(label + "_messages", result.Accepted, "msg", $"measured; {result.Delivered:N0} of {result.Expected:N0} copies delivered (warm-up included)");
+        if (result.Retries > 0)
+        {
+            report.Note($"{label}: {result.Retries:N0} batches were answered MSG1500 (storage unavailable) and sent again unchanged, as the contract tells a sender to.");
+        }
+
         var complete = result.FirstError is null && result.Delivered == result.Expected && result.Accepted == result.Sent;
         if (!complete)
         {
