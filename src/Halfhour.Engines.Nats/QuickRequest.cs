@@ -1,11 +1,11 @@
 namespace Halfhour.Engines.Nats;
 
 /// <summary>
-/// A deadline for the small requests a stream's leader answers in milliseconds (a message get, a cursor or lease
-/// write), shorter than the connection's request timeout. A request that reaches a stream whose leader just died is
-/// never answered; waiting out the whole request timeout (ten seconds) would stall every reader, acknowledgement and
-/// lease for that long after each leader election, while failing early lets the caller — which already retries
-/// every store failure from its durable state — try again as soon as the new leader is up.
+/// A deadline for the small requests a stream's leader answers in milliseconds (a message get, a lease request),
+/// shorter than the connection's request timeout. A request that reaches a stream whose leader just died is never
+/// answered; waiting out the whole request timeout (ten seconds by default) would stall every reader and lease that
+/// long after each leader election, while failing early lets the caller — which already retries every store failure
+/// from its durable state — try again soon after the new leader is up.
 /// </summary>
 internal static class QuickRequest
 {
