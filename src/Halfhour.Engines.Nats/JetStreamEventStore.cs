@@ -475,24 +475,18 @@ public sealed class JetStreamEventStore : IEventStore
 
     private async ValueTask<StoredEvent?> GetAsync(string stream, StreamMsgGetRequest request, CancellationToken cancellationToken)
     {
-        var timeout = QuickRequest.Timeout < _options.RequestTimeout ? QuickRequest.Timeout : _options.RequestTimeout;
-        using var deadline = QuickRequest.Deadline(timeout, cancellationToken);
         try
         {
             // The stream's own get, answered by its leader: a direct get may be served by a replica that
             // has not applied the latest commit, and a missed record here would make a waiter sleep.
             var response = await _js.JSRequestResponseAsync<StreamMsgGetRequest, StreamMsgGetResponse>($"{_js.Opts.Prefix}.STREAM.MSG.GET.{stream}",
-                request, deadline.Token);
+                request, cancellationToken);
             var message = response.Message;
             return new StoredEvent(OffsetOf(message.Seq), message.Time, KeyOfRaw(message.Hdrs), message.Data.ToArray());
         }
         catch (NatsJSApiException ex) when (ex.Error.Code == 404)
         {
             return null;
-        }
-        catch (OperationCanceledException ex) when (QuickRequest.TimedOut(ex, cancellationToken))
-        {
-            throw new IOException($"{stream} did not answer a message get within {timeout.TotalSeconds:0.#} s (a leader election?); read again.", ex);
         }
     }
 

@@ -223,9 +223,7 @@ public sealed class WebhookDelivery : IAsyncDisposable
                         {
                             if (!await HoldAsync(subscription, leases, work, cancellationToken))
                             {
-                                // Held elsewhere: look again often (a create that fails costs one small request), so a dead
-                                // holder's channel is taken over soon after its lease expires, not up to half a lease later.
-                                await Task.Delay(leases.TakeOverWithin / 6, cancellationToken);
+                                await Task.Delay(leases.TakeOverWithin / 2, cancellationToken);
                                 continue;
                             }
 

@@ -44,10 +44,9 @@ internal sealed class KvWorkLeases : IWorkLeases
             return true;
         }
 
-        using var deadline = QuickRequest.Deadline(RenewInterval, cancellationToken);
         try
         {
-            var created = await _bucket.TryCreateAsync(work, _node, cancellationToken: deadline.Token);
+            var created = await _bucket.TryCreateAsync(work, _node, cancellationToken: cancellationToken);
             if (created.Success)
             {
                 _held[work] = new Held(created.Value, _time.GetUtcNow());
@@ -55,10 +54,10 @@ internal sealed class KvWorkLeases : IWorkLeases
             }
 
             // Ours already (this node lost track of it after a failed renewal)? Renew it; otherwise another node holds it.
-            var entry = await _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: deadline.Token);
+            var entry = await _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: cancellationToken);
             if (entry.Success && entry.Value.Value is { } holder && holder.AsSpan().SequenceEqual(_node))
             {
-                var renewed = await _bucket.TryUpdateAsync(work, _node, entry.Value.Revision, cancellationToken: deadline.Token);
+                var renewed = await _bucket.TryUpdateAsync(work, _node, entry.Value.Revision, cancellationToken: cancellationToken);
                 if (renewed.Success)
                 {
                     _held[work] = new Held(renewed.Value, _time.GetUtcNow());
@@ -71,10 +70,6 @@ internal sealed class KvWorkLeases : IWorkLeases
         catch (NatsException ex)
         {
             throw new IOException($"Acquiring lease '{work}' failed.", ex);
-        }
-        catch (OperationCanceledException ex) when (QuickRequest.TimedOut(ex, cancellationToken))
-        {
-            throw new IOException($"Acquiring lease '{work}' got no answer within {RenewInterval.TotalSeconds:0.#} s (a leader election?).", ex);
         }
     }
 
@@ -116,7 +111,8 @@ internal sealed class KvWorkLeases : IWorkLeases
 
     private async Task RenewAsync()
     {
-        using var timer = new PeriodicTimer(RenewInterval, _time);
+        // A third of the lease's life: two renewals may fail (a leader election) before the lease lapses.
+        using var timer = new PeriodicTimer(TakeOverWithin / 3, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token))
@@ -125,8 +121,7 @@ internal sealed class KvWorkLeases : IWorkLeases
                 {
                     try
                     {
-                        using var deadline = QuickRequest.Deadline(RenewInterval, _stopping.Token);
-                        var renewed = await _bucket.TryUpdateAsync(work, _node, held.Revision, cancellationToken: deadline.Token);
+                        var renewed = await _bucket.TryUpdateAsync(work, _node, held.Revision, cancellationToken: _stopping.Token);
                         if (renewed.Success)
                         {
                             _held[work] = new Held(renewed.Value, _time.GetUtcNow());
@@ -136,7 +131,7 @@ internal sealed class KvWorkLeases : IWorkLeases
                             _held.TryRemove(work, out _); // expired and taken, or deleted: no longer ours
                         }
                     }
-                    catch (Exception ex) when (ex is NatsException || QuickRequest.TimedOut(ex, _stopping.Token))
+                    catch (NatsException)
                     {
                         // Unreachable for now: Holds turns false once the lease could have expired; the next tick tries again.
                     }
@@ -147,12 +142,6 @@ internal sealed class KvWorkLeases : IWorkLeases
         {
         }
     }
-
-    /// <summary>
-    /// A third of the lease's life: two renewals may fail (a leader election) before the lease lapses. Also each lease
-    /// request's deadline (<see cref="QuickRequest"/>): an answer later than that is no use to a lease.
-    /// </summary>
-    private TimeSpan RenewInterval => TakeOverWithin / 3;
 
     private readonly record struct Held(ulong Revision, DateTimeOffset RenewedAt);
 }

@@ -18,9 +18,8 @@ namespace Halfhour.Server.Tests.Cluster;
 public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHelper output) : IClassFixture<HalfhourCluster>
 {
     /// <summary>
-    /// A delivery lease lives 6 s; the surviving node looks for free leases every second, message gets and lease requests
-    /// give up after 2 s (the rest after the request timeout, 3 s here) while a stream's leader is being elected, and the NATS client reconnects within its reconnect wait:
-    /// 90 s bounds a takeover on a loaded 2-core machine with room to spare.
+    /// A delivery lease lives 6 s; the surviving node looks for free leases every 3 s and the NATS client reconnects
+    /// within its reconnect wait: 30 s bounds a takeover on a loaded 2-core machine with room to spare.
     /// </summary>
     private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(90);
 

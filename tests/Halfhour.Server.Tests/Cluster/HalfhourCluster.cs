@@ -42,9 +42,6 @@ public sealed class HalfhourCluster : IAsyncLifetime
         [
             "--engine", "nats", "--nats-url", string.Join(',', Nats.Urls), "--nats-replicas", "3",
             "--Halfhour:Backbone:WebhookInitialBackoff=00:00:00.200", "--Halfhour:Backbone:WebhookMaxBackoff=00:00:02",
-            // As a deployment that wants deliveries back within seconds of a NATS node's death: a request to a stream
-            // whose leader died is never answered, so the request timeout (10 s by default) bounds each stall.
-            "--Halfhour:Backbone:Nats:RequestTimeout=00:00:03",
         ];
         NodeA = new ServerProcess(_dataA, arguments);
         await NodeA.StartAsync();

@@ -170,7 +170,7 @@ public sealed class ServerProcess : IDisposable
 
         lock (_output)
         {
-            _output.Enqueue(DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) + line);
+            _output.Enqueue(line);
             while (_output.Count > KeptLines)
             {
                 _output.Dequeue();
