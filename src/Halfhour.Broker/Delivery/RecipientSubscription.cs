@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
@@ -36,14 +38,17 @@ public sealed class RecipientSubscription : IDisposable
     private readonly MessageStamper _stamper;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly SortedDictionary<long, Lease> _leases = [];
-    private readonly SortedDictionary<long, EventRef?> _ackedAhead = [];
-    private readonly Dictionary<(string Topic, int Partition), long> _handedOutHighWater = [];
-    private readonly Dictionary<(string Topic, int Partition), long> _ackedHighWater = [];
+    private readonly DeliveryWindow _window = new();
+    private readonly Dictionary<(int Topic, int Partition), long> _handedOutHighWater = [];
+    private readonly Dictionary<(int Topic, int Partition), long> _ackedHighWater = [];
+
+    // Interface topics by number, so a handed-out copy carries two integers rather than a topic name.
+    private readonly List<string> _topics = [];
+    private readonly Dictionary<string, int> _topicNumbers = new(StringComparer.Ordinal);
+    private readonly byte[] _ownInterfaceId;
+    private readonly int _ownTopic;
     private readonly StoredEventReader _events;
     private readonly StampedMessageCache _stamped;
-    private long _ackedThrough;
-    private long _readPosition;
     private bool _loaded;
 
     /// <summary>
@@ -64,6 +69,8 @@ public sealed class RecipientSubscription : IDisposable
         VisibilityTimeout = visibilityTimeout;
         InboxTopic = TopicLayout.InboxTopic(environment, dipId, interfaceId);
         CursorName = $"sub.{dipId}.{interfaceId}";
+        _ownInterfaceId = System.Text.Encoding.ASCII.GetBytes(interfaceId);
+        _ownTopic = TopicNumber(TopicLayout.InterfaceTopic(environment, interfaceId));
     }
 
     /// <summary>The recipient's environment.</summary>
@@ -106,7 +113,7 @@ public sealed class RecipientSubscription : IDisposable
             timeout.CancelAfter(Min(left, NextLeaseExpiry() ?? left));
             try
             {
-                await _store.WaitForAsync(InboxTopic, 0, _readPosition, timeout.Token);
+                await _store.WaitForAsync(InboxTopic, 0, _window.End, timeout.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -128,10 +135,10 @@ public sealed class RecipientSubscription : IDisposable
             var known = 0;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _leases.Remove(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
                 {
                     known++;
-                    _ackedAhead[offset] = new EventRef(lease.Topic, lease.Partition, lease.EventOffset);
+                    _window.Set(offset, lease with { State = SlotState.Acked });
                 }
             }
 
@@ -151,12 +158,12 @@ public sealed class RecipientSubscription : IDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var visibleAt = _time.GetUtcNow() + delay;
+            var visibleAt = (_time.GetUtcNow() + delay).UtcTicks;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _leases.TryGetValue(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
                 {
-                    _leases[offset] = lease with { VisibleAgainAt = visibleAt };
+                    _window.Set(offset, lease with { VisibleAgainAt = visibleAt });
                 }
             }
         }
@@ -177,8 +184,7 @@ public sealed class RecipientSubscription : IDisposable
         try
         {
             _loaded = false;
-            _leases.Clear();
-            _ackedAhead.Clear();
+            _window.Reset(0);
             _handedOutHighWater.Clear();
             _ackedHighWater.Clear();
         }
@@ -197,7 +203,7 @@ public sealed class RecipientSubscription : IDisposable
             await LoadAsync(cancellationToken);
             await _store.EnsureTopicAsync(new TopicSpec(InboxTopic, 1, TopicDurability.Derived), cancellationToken);
             var range = await _store.RangeAsync(InboxTopic, 0, cancellationToken);
-            return range.Next - _ackedThrough - _ackedAhead.Count;
+            return range.Next - _window.Start - _window.Settled;
         }
         finally
         {
@@ -212,8 +218,8 @@ public sealed class RecipientSubscription : IDisposable
         try
         {
             await LoadAsync(cancellationToken);
-            var topic = TopicLayout.InterfaceTopic(Environment, interfaceId);
-            return _ackedHighWater.TryGetValue((topic, partition), out var high) && offset <= high;
+            return _topicNumbers.TryGetValue(TopicLayout.InterfaceTopic(Environment, interfaceId), out var topic)
+                   && _ackedHighWater.TryGetValue((topic, partition), out var high) && offset <= high;
         }
         finally
         {
@@ -235,34 +241,21 @@ public sealed class RecipientSubscription : IDisposable
         {
             await LoadAsync(cancellationToken);
             var deliveries = new List<Delivery>(Math.Min(max, 256));
-            var now = _time.GetUtcNow();
+            var now = _time.GetUtcNow().UtcTicks;
+            var visibleAgainAt = now + VisibilityTimeout.Ticks;
 
             // Expired leases first: they are the oldest messages the recipient has not taken.
-            List<long>? expired = null;
-            foreach (var (offset, lease) in _leases)
+            var expired = new List<long>();
+            _window.TakeExpired(now, max, expired);
+            foreach (var offset in expired)
             {
-                if (lease.VisibleAgainAt <= now)
-                {
-                    (expired ??= []).Add(offset);
-                    if (expired.Count == max)
-                    {
-                        break;
-                    }
-                }
+                _window.TryGetLeased(offset, out var lease);
+                var stamped = await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, cancellationToken);
+                _window.Set(offset, lease with { VisibleAgainAt = visibleAgainAt, Count = lease.Count + 1 });
+                deliveries.Add(new Delivery(Receipt(offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, lease.Count + 1));
             }
 
-            if (expired is not null)
-            {
-                foreach (var offset in expired)
-                {
-                    var lease = _leases[offset];
-                    var stamped = await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, cancellationToken);
-                    _leases[offset] = lease with { VisibleAgainAt = now + VisibilityTimeout, Count = lease.Count + 1 };
-                    deliveries.Add(new Delivery(Receipt(offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, lease.Count + 1));
-                }
-            }
-
-            await ReadNewAsync(max - deliveries.Count, deliveries, now, cancellationToken);
+            await ReadNewAsync(max - deliveries.Count, deliveries, visibleAgainAt, cancellationToken);
             return deliveries;
         }
         finally
@@ -271,7 +264,7 @@ public sealed class RecipientSubscription : IDisposable
         }
     }
 
-    private async Task ReadNewAsync(int max, List<Delivery> deliveries, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task ReadNewAsync(int max, List<Delivery> deliveries, long visibleAgainAt, CancellationToken cancellationToken)
     {
         if (max <= 0)
         {
@@ -282,7 +275,7 @@ public sealed class RecipientSubscription : IDisposable
         var taken = 0;
         while (taken < max)
         {
-            using var inbox = await _store.ReadAsync(InboxTopic, 0, _readPosition, InboxReadBytes, cancellationToken);
+            using var inbox = await _store.ReadAsync(InboxTopic, 0, _window.End, InboxReadBytes, cancellationToken);
             if (inbox.Events.Count == 0)
             {
                 return;
@@ -295,28 +288,64 @@ public sealed class RecipientSubscription : IDisposable
                     return;
                 }
 
-                _readPosition = record.Offset + 1;
-                var pointer = InboxPointer.Read(record.Value.Span);
-                var topic = TopicLayout.InterfaceTopic(Environment, pointer.InterfaceId);
-                var key = (topic, pointer.Partition);
-                if (_handedOutHighWater.TryGetValue(key, out var high) && pointer.Offset <= high)
+                if (record.Offset < _window.End)
+                {
+                    continue; // read already
+                }
+
+                while (record.Offset > _window.End)
+                {
+                    // An offset the store does not hold (engines number records densely; this only keeps the window dense).
+                    _window.Add(new Slot(-1, 0, 0, 0, 0, SlotState.Skipped));
+                }
+
+                var (topic, partition, offset) = ReadPointer(record.Value.Span);
+                ref var high = ref CollectionsMarshal.GetValueRefOrAddDefault(_handedOutHighWater, (topic, partition), out var seen);
+                if (seen && offset <= high)
                 {
                     // A pointer written twice (the indexer resumed after a crash): already handed out.
-                    _ackedAhead[record.Offset] = null;
+                    _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
                     continue;
                 }
 
-                _handedOutHighWater[key] = pointer.Offset;
-                var stamped = await StampAsync(topic, pointer.Partition, pointer.Offset, cancellationToken);
-                _leases[record.Offset] = new Lease(topic, pointer.Partition, pointer.Offset, now + VisibilityTimeout, 1);
+                high = offset;
+                var stamped = await StampAsync(topic, partition, offset, cancellationToken);
+                _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
             }
         }
     }
 
-    private async ValueTask<StampedMessage> StampAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
+    /// <summary>Reads an inbox pointer; the interface ID is almost always the subscription's own, found without a string.</summary>
+    private (int Topic, int Partition, long Offset) ReadPointer(ReadOnlySpan<byte> record)
     {
+        var length = record.Length > 0 ? record[0] : 0;
+        if (record.Length == 11 + length && record.Slice(1, length).SequenceEqual(_ownInterfaceId))
+        {
+            return (_ownTopic,
+                BinaryPrimitives.ReadUInt16LittleEndian(record[(1 + length)..]), BinaryPrimitives.ReadInt64LittleEndian(record[(3 + length)..]));
+        }
+
+        var pointer = InboxPointer.Read(record);
+        return (TopicNumber(TopicLayout.InterfaceTopic(Environment, pointer.InterfaceId)), pointer.Partition, pointer.Offset);
+    }
+
+    private int TopicNumber(string topic)
+    {
+        ref var number = ref CollectionsMarshal.GetValueRefOrAddDefault(_topicNumbers, topic, out var exists);
+        if (!exists)
+        {
+            number = _topics.Count;
+            _topics.Add(topic);
+        }
+
+        return number;
+    }
+
+    private async ValueTask<StampedMessage> StampAsync(int topicNumber, int partition, long offset, CancellationToken cancellationToken)
+    {
+        var topic = _topics[topicNumber];
         if (_stamped.TryGet(topic, partition, offset, out var shared))
         {
             return shared;
@@ -340,21 +369,22 @@ public sealed class RecipientSubscription : IDisposable
             return;
         }
 
-        _ackedThrough = 0;
+        long ackedThrough = 0;
         foreach (var cursor in await _store.GetCursorsAsync(CursorName, cancellationToken))
         {
             if (cursor.Topic == InboxTopic)
             {
-                _ackedThrough = cursor.Offset;
+                ackedThrough = cursor.Offset;
             }
             else
             {
-                _ackedHighWater[(cursor.Topic, cursor.Partition)] = cursor.Offset;
-                _handedOutHighWater[(cursor.Topic, cursor.Partition)] = cursor.Offset;
+                var key = (TopicNumber(cursor.Topic), cursor.Partition);
+                _ackedHighWater[key] = cursor.Offset;
+                _handedOutHighWater[key] = cursor.Offset;
             }
         }
 
-        _readPosition = _ackedThrough;
+        _window.Reset(ackedThrough);
         _loaded = true;
     }
 
@@ -363,15 +393,14 @@ public sealed class RecipientSubscription : IDisposable
         // Only the gap-free prefix counts: per event partition, every pointer before the cursor is
         // acknowledged, so the highest event offset in the prefix bounds what the recipient has taken.
         var moved = false;
-        while (_ackedAhead.Remove(_ackedThrough, out var acked))
+        while (_window.TryTakeSettled(out var acked))
         {
-            if (acked is { } e)
+            if (acked.State == SlotState.Acked)
             {
-                var key = (e.Topic, e.Partition);
-                _ackedHighWater[key] = Math.Max(_ackedHighWater.GetValueOrDefault(key, -1), e.Offset);
+                ref var high = ref CollectionsMarshal.GetValueRefOrAddDefault(_ackedHighWater, (acked.Topic, acked.Partition), out var seen);
+                high = seen ? Math.Max(high, acked.EventOffset) : acked.EventOffset;
             }
 
-            _ackedThrough++;
             moved = true;
         }
 
@@ -380,36 +409,23 @@ public sealed class RecipientSubscription : IDisposable
             return;
         }
 
-        var updates = new List<CursorUpdate>(1 + _ackedHighWater.Count) { new(CursorName, InboxTopic, 0, _ackedThrough) };
+        var updates = new List<CursorUpdate>(1 + _ackedHighWater.Count) { new(CursorName, InboxTopic, 0, _window.Start) };
         foreach (var ((topic, partition), offset) in _ackedHighWater)
         {
-            updates.Add(new CursorUpdate(CursorName, topic, partition, offset));
+            updates.Add(new CursorUpdate(CursorName, _topics[topic], partition, offset));
         }
 
         await _store.CommitCursorsAsync(updates, cancellationToken);
     }
 
     private TimeSpan? NextLeaseExpiry()
-    {
-        DateTimeOffset? next = null;
-        foreach (var lease in _leases.Values)
-        {
-            if (next is null || lease.VisibleAgainAt < next)
-            {
-                next = lease.VisibleAgainAt;
-            }
-        }
-
-        return next is { } at ? Max(at - _time.GetUtcNow(), TimeSpan.FromMilliseconds(1)) : null;
-    }
+        => _window.Leased > 0 && _window.EarliestExpiry != long.MaxValue
+            ? Max(TimeSpan.FromTicks(_window.EarliestExpiry - _time.GetUtcNow().UtcTicks), TimeSpan.FromMilliseconds(1))
+            : null;
 
     private static string Receipt(long inboxOffset) => inboxOffset.ToString(CultureInfo.InvariantCulture);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
-
-    private readonly record struct EventRef(string Topic, int Partition, long Offset);
-
-    private sealed record Lease(string Topic, int Partition, long EventOffset, DateTimeOffset VisibleAgainAt, int Count);
 }

@@ -37,7 +37,10 @@ public static class HalfhourServer
     /// </summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        // No reload of appsettings on change: reloading watches the whole content root (the working directory) for file
+        // events, and the default data directory lies inside it, so every log write woke a watcher thread (2% of the
+        // server's CPU under load in a profile). Options are read once at start; a change takes a restart.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false", .. args] });
         // The defaults shipped beside the program come first, so that an appsettings.json in the working directory,
         // environment variables and the command line each override them, in that order.
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
