@@ -82,7 +82,7 @@ public sealed class Backbone : IAsyncDisposable
         Publisher.Accepted += OnAccepted;
         Publisher.Delivery = (_stamped, new MessageStamper(catalogue));
         Replays = new ReplayService(store, catalogue);
-        StatusMessages = new StatusMessagePublisher(store, Layout, Replays, Indexer, Audit, options.Time);
+        StatusMessages = new StatusMessagePublisher(store, Layout, Replays, Indexer, Audit, options.Time, references);
     }
 
     /// <summary>The options it runs with.</summary>
@@ -243,10 +243,9 @@ public sealed class Backbone : IAsyncDisposable
                 Appointments.Follow(_store, environment, interfaceId, Layout.PartitionsPerInterface, FollowFailed, _following.Token);
             }
 
-            if (interfaceId != TopicLayout.StatusChannel) // status messages are not de-duplicated by sender reference
-            {
-                restored += await RestoreReferencesAsync(topic, environment, cancellationToken);
-            }
+            // Status messages' references are a namespace of their own: a status and a message may share one.
+            restored += await RestoreReferencesAsync(topic,
+                interfaceId == TopicLayout.StatusChannel ? StatusMessagePublisher.ReferenceNamespace(environment) : environment.ToString(), cancellationToken);
         }
 
         _logger.LogInformation("Backbone resumed: {References} sender references restored for de-duplication", restored);
@@ -294,7 +293,7 @@ public sealed class Backbone : IAsyncDisposable
     private void FollowFailed(Exception ex) => _logger.LogWarning("Following the shared store failed ({Error}: {Message}); retrying", ex.GetType().Name, ex.Message);
 
     /// <summary>Reads the de-duplication window's worth of a topic back into the reference index.</summary>
-    private async Task<int> RestoreReferencesAsync(string topic, MarketEnvironment environment, CancellationToken cancellationToken)
+    private async Task<int> RestoreReferencesAsync(string topic, string referenceNamespace, CancellationToken cancellationToken)
     {
         var since = Options.Time.GetUtcNow() - Options.DeduplicationWindow;
         var restored = 0;
@@ -304,7 +303,12 @@ public sealed class Backbone : IAsyncDisposable
             await _store.ScanAsync(topic, partition, await _store.OffsetAtAsync(topic, partition, since, cancellationToken), stored =>
             {
                 var message = StoredMessage.Read(stored.Value);
-                var key = SenderReferenceIndex.KeyOf(environment.ToString(), message.SenderDipId, message.SenderUniqueReference);
+                if (message.SenderUniqueReference.Length == 0)
+                {
+                    return; // a status message sent without a reference
+                }
+
+                var key = SenderReferenceIndex.KeyOf(referenceNamespace, message.SenderDipId, message.SenderUniqueReference);
                 References.Restore(key, TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, p, stored.Offset), message.AcceptedAt);
                 restored++;
             }, cancellationToken);

@@ -1,5 +1,6 @@
 using System.Text;
 using Halfhour.Broker.Audit;
+using Halfhour.Broker.Deduplication;
 using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Publishing;
@@ -28,13 +29,20 @@ public sealed record StatusPublishResult(IReadOnlyList<MessageResult> Messages, 
 /// error, never 207), in the topic <c>{environment}.statusmessage</c>, one durable append with its audit record, in the
 /// partition of the message it is about. From there the inbox indexer hands it to the sender's status channel like
 /// any channel: webhook (<c>/statusmessage/config</c>), pull (native channel <c>statusmessage</c>), replay, requeue.
-/// Failure semantics: nothing is acknowledged before the append is durable; a failed append stores nothing (503).
-/// Status messages are not de-duplicated: a retried batch is delivered twice, with the same references.
+/// A status message with a sender unique reference is stored once: a retried one is answered as a duplicate
+/// (MSG0001) and not delivered again. Status references are a namespace of their own per environment and sender
+/// (<see cref="ReferenceNamespace"/>), so a status and a business message may carry the same reference.
+/// Failure semantics: nothing is acknowledged before the append is durable; a failed append stores nothing (503) and
+/// gives its references back, so the retry is stored.
 /// </summary>
-public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout, ReplayService replays, InboxIndexer indexer, AuditTrail audit, TimeProvider time)
+public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout, ReplayService replays, InboxIndexer indexer, AuditTrail audit, TimeProvider time,
+    ISenderReferences references)
 {
     private readonly HashSet<string> _ensuredTopics = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+
+    /// <summary>What status messages' sender unique references are unique within, per environment (not the messages' own).</summary>
+    public static string ReferenceNamespace(MarketEnvironment environment) => $"{environment}-status";
 
     /// <summary>
     /// Checks every status message of the batch and, when all pass, stores them for their recipients. Each result
@@ -132,11 +140,23 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
         await EnsureTopicAsync(topic, cancellationToken);
         await audit.EnsureAsync(cancellationToken);
         var now = time.GetUtcNow();
+        var held = await ReserveAsync(caller, messages, results, cancellationToken);
+        if (held.Count == 0 && results.All(r => r.Code == MessageCode.Duplicate))
+        {
+            return new StatusPublishResult(results, 201); // a retry of statuses all stored before: nothing new to deliver
+        }
+
         var writes = new List<EventWrite>(messages.Count + 1);
+        var stored = new List<(int Index, int Partition)>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
         {
+            if (results[i].Code == MessageCode.Duplicate)
+            {
+                continue;
+            }
+
             var original = originals[i]!;
-            var stored = new StoredMessage
+            var status = new StoredMessage
             {
                 InterfaceId = TopicLayout.StatusChannel,
                 EventCode = "",
@@ -151,25 +171,93 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
             };
 
             // The partition of the message it is about: the status keeps that message's MPAN order.
-            writes.Add(new EventWrite(topic, layout.PartitionOf(original.Mpan, original.SenderDipId), Encoding.ASCII.GetBytes(original.Mpan), stored.ToArray()));
+            var partition = layout.PartitionOf(original.Mpan, original.SenderDipId);
+            writes.Add(new EventWrite(topic, partition, Encoding.ASCII.GetBytes(original.Mpan), status.ToArray()));
+            stored.Add((i, partition));
         }
 
         writes.Add(AuditTrail.ToWrite(new AuditEntry(now, AuditAction.StatusSent, caller.DipId, caller.Environment.ToString(), TopicLayout.StatusChannel,
             $"{messages.Count} status messages about {string.Join(", ", messages.Select(m => m.TransactionId).Distinct().Take(10))}{(messages.Count > 10 ? ", …" : "")}, " +
             $"to {string.Join(", ", originals.Select(o => o!.SenderDipId).Distinct())}")));
+        long[] offsets;
         try
         {
             // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
-            await store.AppendAsync(writes, CancellationToken.None);
+            offsets = await store.AppendAsync(writes, CancellationToken.None);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
         {
+            foreach (var reference in held.Values)
+            {
+                await references.ReleaseAsync(reference);
+            }
+
             var failure = ValidationResult.Fail(MessageCode.StorageUnavailable, "", "storage", "The backbone could not store the status messages; nothing was stored. Retry the batch.");
             return new StatusPublishResult([.. results.Select(r => r with { Code = MessageCode.StorageUnavailable, Failure = failure })], 503);
         }
 
+        for (var w = 0; w < stored.Count; w++)
+        {
+            if (held.TryGetValue(stored[w].Index, out var reference))
+            {
+                await references.CommitAsync(reference, TransactionId.Create(TopicLayout.StatusChannel, caller.DipId, caller.Role.ToString(), now, stored[w].Partition, offsets[w]), now);
+            }
+        }
+
         indexer.Follow(caller.Environment, TopicLayout.StatusChannel, layout.PartitionsPerInterface);
         return new StatusPublishResult(results, 201);
+    }
+
+    /// <summary>
+    /// Reserves the sender unique reference of each status that has one; a reference stored before, or repeated earlier in
+    /// the batch, makes its result a duplicate. Returns the references now held, by message index.
+    /// </summary>
+    private async ValueTask<Dictionary<int, SenderReference>> ReserveAsync(Participant caller, IReadOnlyList<StatusMessage> messages, MessageResult[] results,
+        CancellationToken cancellationToken)
+    {
+        var held = new Dictionary<int, SenderReference>();
+        var inBatch = new HashSet<ulong>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (string.IsNullOrEmpty(messages[i].SenderUniqueReference))
+            {
+                continue;
+            }
+
+            var reference = SenderReference.Of(ReferenceNamespace(caller.Environment), caller.DipId, messages[i].SenderUniqueReference!);
+            if (!inBatch.Add(reference.Key) || await IsStoredAsync(reference, cancellationToken))
+            {
+                results[i] = results[i] with { Code = MessageCode.Duplicate };
+                continue;
+            }
+
+            held[i] = reference;
+        }
+
+        return held;
+    }
+
+    /// <summary>True when a status with the reference was stored before; otherwise the caller now holds the reference.</summary>
+    private async ValueTask<bool> IsStoredAsync(SenderReference reference, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var reservation = await references.ReserveAsync(reference, cancellationToken);
+            switch (reservation.State)
+            {
+                case ReservationState.Reserved:
+                    return false;
+                case ReservationState.Committed:
+                    return true;
+                default:
+                    if (await reservation.Pending!.WaitAsync(cancellationToken) is not null)
+                    {
+                        return true;
+                    }
+
+                    continue; // the other request gave up: try to reserve it ourselves
+            }
+        }
     }
 
     private async ValueTask EnsureTopicAsync(string topic, CancellationToken cancellationToken)
@@ -196,7 +284,7 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
         {
             var code = result.Code switch
             {
-                MessageCode.Success => 201,
+                MessageCode.Success or MessageCode.Duplicate => 201,
                 MessageCode.NotARecipient => 403,
                 MessageCode.UnknownTransaction => 404,
                 _ => 400,

@@ -149,7 +149,7 @@ public static class DipBenchmark
         report.Note($"{connections} publishing connections; arrays of 100 signed IF-021 messages; {Environment.ProcessorCount} cores shared by server and load generator.");
         if (result.Retries > 0)
         {
-            report.Note($"{result.Retries:N0} batches were answered MSG1500 (storage unavailable) and sent again unchanged, as the contract tells a sender to.");
+            report.Note($"{result.Retries:N0} batches were answered MSG1500 (storage unavailable) or lost with their connection, and sent again unchanged, as the contract tells a sender to.");
         }
 
         if (result.FirstError is not null)

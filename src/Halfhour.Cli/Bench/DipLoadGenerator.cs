@@ -21,7 +21,7 @@ namespace Halfhour.Cli.Bench;
 /// <param name="Expected">Copies the recipients should pull: accepted messages times recipients per message.</param>
 /// <param name="CpuSeconds">CPU time of the load generator from the measured phase on (building, signing, TLS, pulling).</param>
 /// <param name="FirstError">The first refusal or failure seen, if any.</param>
-/// <param name="Retries">Batches sent again because the backbone answered MSG1500 (could not store; retry), warm-up included.</param>
+/// <param name="Retries">Batches sent again because the backbone answered MSG1500 (could not store; retry) or the connection was lost mid-request, warm-up included.</param>
 internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
     long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0);
 
@@ -176,8 +176,23 @@ internal static class DipLoadGenerator
                 using var content = new ReadOnlyMemoryContent(body.WrittenMemory);
                 content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
                 var sentAt = clock.Elapsed;
-                using var response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
-                var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                HttpResponseMessage response;
+                byte[] answer;
+                try
+                {
+                    response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
+                    answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                }
+                catch (HttpRequestException) when (attempt < MaxAttempts)
+                {
+                    // A connection lost mid-request (the server under starvation may drop one): the outcome is unknown,
+                    // so the same bytes go again, as for MSG1500; what was stored comes back as MSG0001.
+                    Interlocked.Increment(ref run.Retries);
+                    await Task.Delay(RetryPause * attempt, cancellationToken);
+                    continue;
+                }
+
+                using var _ = response;
                 var answeredAt = clock.Elapsed;
                 latencies.Add((answeredAt - sentAt).TotalMilliseconds);
                 Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);

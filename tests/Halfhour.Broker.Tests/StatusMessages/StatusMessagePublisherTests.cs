@@ -15,14 +15,14 @@ namespace Halfhour.Broker.Tests.StatusMessages;
 public abstract class StatusMessagePublisherTests(EngineKind engine)
 {
     /// <summary>A status message about <paramref name="transactionId"/> from <paramref name="senderId"/>, as the server hands it over.</summary>
-    private static StatusMessage Status(string transactionId, string senderId, string text = "MSG0101 Rejected", string? recipientId = null)
+    private static StatusMessage Status(string transactionId, string senderId, string text = "MSG0101 Rejected", string? recipientId = null, string? reference = null)
     {
         var body = new JsonObject
         {
-            ["transactionID"] = transactionId, ["senderUniqueReference"] = null, ["correlationID"] = "CI-1", ["sentTimestamp"] = "2026-11-27T09:00:00+00:00",
+            ["transactionID"] = transactionId, ["senderUniqueReference"] = reference, ["correlationID"] = "CI-1", ["sentTimestamp"] = "2026-11-27T09:00:00+00:00",
             ["senderID"] = senderId, ["recipientID"] = recipientId, ["DIPConnectionProviderID"] = null, ["message"] = text, ["help"] = null, ["serviceTicketURL"] = null,
         };
-        return new StatusMessage(transactionId, senderId, recipientId, null, "CI-1", Encoding.UTF8.GetBytes(body.ToJsonString()));
+        return new StatusMessage(transactionId, senderId, recipientId, reference, "CI-1", Encoding.UTF8.GetBytes(body.ToJsonString()));
     }
 
     /// <summary>Publishes one consumption message; its sender, its supplier and its transaction ID.</summary>
@@ -91,6 +91,39 @@ public abstract class StatusMessagePublisherTests(EngineKind engine)
 
         var (entries, _) = await f.Backbone.Audit.ReadAsync(0, 1 << 20);
         Assert.Equal(2, entries.Count(e => e.Action == AuditAction.StatusSent && e.Detail.Contains(transactionId, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_retried_status_with_a_sender_reference_is_a_duplicate_delivered_once_even_after_a_restart()
+    {
+        await using var f = await BrokerFixture.StartAsync(engine);
+        var (sender, supplier, transactionId) = await PublishAsync(f, 3);
+
+        var reference = "SUR-3";
+        var first = await f.Backbone.StatusMessages.PublishAsync(supplier, [Status(transactionId, supplier.DipId, reference: reference)]);
+        Assert.Equal((201, MessageCode.Success), (first.StatusCode, first.Messages[0].Code));
+
+        // A retry, and a batch repeating it beside a new one and beside itself: only the new one is stored.
+        var retry = await f.Backbone.StatusMessages.PublishAsync(supplier, [Status(transactionId, supplier.DipId, reference: reference)]);
+        Assert.Equal((201, MessageCode.Duplicate), (retry.StatusCode, retry.Messages[0].Code));
+        var mixed = await f.Backbone.StatusMessages.PublishAsync(supplier,
+            [Status(transactionId, supplier.DipId, reference: reference), Status(transactionId, supplier.DipId, "MSG0102 Second", reference: "SUR-4"),
+             Status(transactionId, supplier.DipId, "MSG0102 Second", reference: "SUR-4")]);
+        Assert.Equal(201, mixed.StatusCode);
+        Assert.Equal([MessageCode.Duplicate, MessageCode.Success, MessageCode.Duplicate], mixed.Messages.Select(m => m.Code));
+
+        var status = f.Backbone.Subscription(BrokerFixture.Environment, sender.DipId, TopicLayout.StatusChannel);
+        var got = await PublishAndDeliverTests.FetchAllAsync(status, 2);
+        Assert.Equal(["MSG0101 Rejected", "MSG0102 Second"], got.Select(d => (string?)JsonNode.Parse(d.Message)!["message"]).Order());
+        await status.AckAsync([.. got.Select(d => d.Receipt)], CancellationToken.None);
+        Assert.Empty(await status.FetchAsync(10, TimeSpan.FromMilliseconds(300), CancellationToken.None));
+
+        // The references are restored from the stored statuses on start.
+        await f.RestartAsync();
+        var afterRestart = await f.Backbone.StatusMessages.PublishAsync(supplier, [Status(transactionId, supplier.DipId, reference: "SUR-4")]);
+        Assert.Equal((201, MessageCode.Duplicate), (afterRestart.StatusCode, afterRestart.Messages[0].Code));
+        status = f.Backbone.Subscription(BrokerFixture.Environment, sender.DipId, TopicLayout.StatusChannel);
+        Assert.Empty(await status.FetchAsync(10, TimeSpan.FromMilliseconds(300), CancellationToken.None));
     }
 
     [Fact]
