@@ -275,11 +275,13 @@ public sealed class PublishPipeline
             var message = entry.Stored;
             var offset = offsets[w++];
             string transactionId;
+            var recipients = AllRecipients(message);
             if (Delivery is var (cache, stamper))
             {
                 var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
                 transactionId = stamped.TransactionId;
-                cache.Add(writes[w - 1].Topic, partitions[k], offset, new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes));
+                cache.Add(writes[w - 1].Topic, partitions[k], offset, new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes),
+                    takers: Math.Max(1, CountDistinct(recipients)));
             }
             else
             {
@@ -301,7 +303,7 @@ public sealed class PublishPipeline
                 CorrelationId = entry.Facts.SenderCorrelationId,
                 SentTimestamp = entry.Facts.SenderTimestamp,
                 RecipientId = FirstRecipient(message),
-                Recipients = AllRecipients(message),
+                Recipients = recipients,
             };
             Accepted?.Invoke(message, entry.Facts);
         }
@@ -371,6 +373,21 @@ public sealed class PublishPipeline
 
     private static string? FirstRecipient(StoredMessage message)
         => message.Primary.Count > 0 ? message.Primary[0] : message.Secondary.Count > 0 ? message.Secondary[0] : message.Always.Count > 0 ? message.Always[0] : null;
+
+    /// <summary>How many different recipients (a party may be routed a message on two grounds); a handful, so no set is built.</summary>
+    private static int CountDistinct(string[] recipients)
+    {
+        var count = 0;
+        for (var i = 0; i < recipients.Length; i++)
+        {
+            if (Array.IndexOf(recipients, recipients[i], 0, i) < 0)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
 
     private static string[] AllRecipients(StoredMessage message)
     {

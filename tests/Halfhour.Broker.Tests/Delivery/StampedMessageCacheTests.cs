@@ -1,0 +1,66 @@
+using Halfhour.Broker.Delivery;
+
+namespace Halfhour.Broker.Tests.Delivery;
+
+public class StampedMessageCacheTests
+{
+    private static StampedMessage Message(int bytes) => new("T-1", "1200000000001", new byte[bytes]);
+
+    [Fact]
+    public void An_entry_leaves_when_the_last_of_its_recipients_has_taken_it()
+    {
+        var cache = new StampedMessageCache(1 << 20);
+        cache.Add("DEV.IF-021", 0, 7, Message(100), takers: 3);
+
+        for (var taker = 0; taker < 3; taker++)
+        {
+            Assert.True(cache.TryGet("DEV.IF-021", 0, 7, out var message));
+            Assert.Equal(100, message.Bytes.Length);
+        }
+
+        Assert.False(cache.TryGet("DEV.IF-021", 0, 7, out _)); // a fourth reader (a redelivery) reads the store
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public void Entries_of_unknown_takers_stay_until_the_capacity_pushes_the_oldest_out()
+    {
+        var cache = new StampedMessageCache(250);
+        cache.Add("DEV.IF-021", 0, 1, Message(100));
+        cache.Add("DEV.IF-021", 0, 2, Message(100));
+        Assert.True(cache.TryGet("DEV.IF-021", 0, 1, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 0, 1, out _));
+
+        cache.Add("DEV.IF-021", 0, 3, Message(100)); // 300 bytes: the oldest leaves
+        Assert.False(cache.TryGet("DEV.IF-021", 0, 1, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 0, 2, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 0, 3, out _));
+    }
+
+    [Fact]
+    public void Entries_taken_by_all_free_their_bytes_so_later_ones_are_not_evicted_early()
+    {
+        var cache = new StampedMessageCache(250);
+        for (var offset = 0; offset < 1_000; offset++)
+        {
+            cache.Add("DEV.IF-021", 1, offset, Message(100), takers: 2);
+            Assert.True(cache.TryGet("DEV.IF-021", 1, offset, out _));
+            Assert.True(cache.TryGet("DEV.IF-021", 1, offset, out _));
+        }
+
+        // Two entries fit; both stay, as nothing taken before holds their room.
+        cache.Add("DEV.IF-021", 1, 1_000, Message(100), takers: 1);
+        cache.Add("DEV.IF-021", 1, 1_001, Message(100), takers: 1);
+        Assert.Equal(2, cache.Count);
+        Assert.True(cache.TryGet("DEV.IF-021", 1, 1_000, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 1, 1_001, out _));
+    }
+
+    [Fact]
+    public void A_cache_of_no_capacity_keeps_nothing()
+    {
+        var cache = new StampedMessageCache(0);
+        cache.Add("DEV.IF-021", 0, 1, Message(10), takers: 1);
+        Assert.False(cache.TryGet("DEV.IF-021", 0, 1, out _));
+    }
+}
