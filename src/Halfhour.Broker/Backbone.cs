@@ -58,6 +58,7 @@ public sealed class Backbone : IAsyncDisposable
     private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
     private readonly CancellationTokenSource _following = new();
     private readonly List<Task> _followers = [];
+    private int _disposed;
 
     // Every recipient of a message receives the same stamped bytes: made once, shared by all subscriptions.
     private readonly StampedMessageCache _stamped = new();
@@ -196,8 +197,14 @@ public sealed class Backbone : IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Idempotent: a host stopping on SIGTERM and then disposed stops it twice.</remarks>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _following.CancelAsync();
         try
         {

@@ -37,6 +37,16 @@ public abstract class PublishAndDeliverTests(EngineKind engine)
     }
 
     [Fact]
+    public async Task Stopping_a_backbone_twice_is_harmless()
+    {
+        // A host stopping on SIGTERM and then disposed stops its backbone twice; the second must not throw.
+        var f = await BrokerFixture.StartAsync(engine);
+        await f.Backbone.DisposeAsync();
+        await f.Backbone.DisposeAsync();
+        await f.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_recipient_receives_only_what_is_routed_to_it()
     {
         await using var f = await BrokerFixture.StartAsync(engine);
