@@ -10,12 +10,16 @@ namespace Halfhour.Broker.Deduplication;
 /// the append failed. Keys are 64-bit hashes of (environment, sender, reference) to keep ~30 million a
 /// day in memory; a hash match is confirmed by the caller against the stored event before a message is
 /// refused as a duplicate, so a collision can never drop a new message.
-/// Entries older than the window are forgotten oldest first.
+/// Entries older than the window are forgotten oldest first. A transaction ID is kept packed, 16 bytes in a
+/// dictionary of values rather than a string object per reference: two days of the market are 60 million
+/// references, ~3 GB this way against ~11 GB as strings, and no object per entry for the collector to trace.
 /// </summary>
 public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : ISenderReferences
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<ulong, string> _committed = [];
+    private readonly Dictionary<ulong, PackedTransactionId> _committed = [];
+    private readonly Dictionary<ulong, string> _unpackable = [];
+    private readonly TransactionIdPrefixes _prefixes = new();
     private readonly Dictionary<ulong, TaskCompletionSource<string?>> _reserved = [];
     private readonly Queue<(long ExpiresAtMs, ulong Key)> _expiry = new();
 
@@ -29,7 +33,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         {
             lock (_lock)
             {
-                return _committed.Count;
+                return _committed.Count + _unpackable.Count;
             }
         }
     }
@@ -55,7 +59,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         lock (_lock)
         {
             Expire();
-            if (_committed.TryGetValue(key, out var transactionId))
+            if (TryGetCommitted(key, out var transactionId))
             {
                 return new Reservation(ReservationState.Committed, transactionId, null);
             }
@@ -77,10 +81,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         lock (_lock)
         {
             _reserved.Remove(key, out waiter);
-            if (_committed.TryAdd(key, transactionId))
-            {
-                _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
-            }
+            Remember(key, transactionId, acceptedAt);
         }
 
         waiter?.TrySetResult(transactionId);
@@ -104,6 +105,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         lock (_lock)
         {
             _committed.Remove(key);
+            _unpackable.Remove(key);
         }
     }
 
@@ -117,10 +119,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
 
         lock (_lock)
         {
-            if (_committed.TryAdd(key, transactionId))
-            {
-                _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
-            }
+            Remember(key, transactionId, acceptedAt);
         }
     }
 
@@ -152,7 +151,40 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         {
             _expiry.Dequeue();
             _committed.Remove(head.Key);
+            _unpackable.Remove(head.Key);
         }
+    }
+
+    /// <summary>Under the lock: keeps a committed reference (the first commit of a key wins).</summary>
+    private void Remember(ulong key, string transactionId, DateTimeOffset acceptedAt)
+    {
+        if (_committed.ContainsKey(key) || _unpackable.ContainsKey(key))
+        {
+            return;
+        }
+
+        if (PackedTransactionId.TryPack(transactionId, _prefixes, out var packed))
+        {
+            _committed[key] = packed;
+        }
+        else
+        {
+            _unpackable[key] = transactionId; // not of the backbone's form (a foreign ID restored from a shared store)
+        }
+
+        _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
+    }
+
+    /// <summary>Under the lock: the transaction ID of a committed reference.</summary>
+    private bool TryGetCommitted(ulong key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? transactionId)
+    {
+        if (_committed.TryGetValue(key, out var packed))
+        {
+            transactionId = packed.Unpack(_prefixes);
+            return true;
+        }
+
+        return _unpackable.TryGetValue(key, out transactionId);
     }
 
     private static void Append(XxHash3 hash, string text, Span<byte> buffer)
@@ -182,3 +214,77 @@ public enum ReservationState
 /// <param name="TransactionId">The transaction ID when committed.</param>
 /// <param name="Pending">Completes with the transaction ID (or null) when another request holds the reference.</param>
 public readonly record struct Reservation(ReservationState State, string? TransactionId, Task<string?>? Pending);
+
+/// <summary>
+/// A transaction ID of the backbone's form, <c>T-{interface}-{sender}-{role}-{yyyyMMdd}-{partition:D3}{offset:D13}</c>
+/// (<see cref="Messages.TransactionId"/>), in 16 bytes: the part before the date as a number in a table of such prefixes
+/// (one per interface, sender and role: thousands, not millions), the date, and the sixteen digits as one number.
+/// </summary>
+/// <param name="Prefix">The number of <c>T-{interface}-{sender}-{role}</c> in the prefix table.</param>
+/// <param name="Date">The date as the number yyyyMMdd.</param>
+/// <param name="Place">Partition and offset: the last sixteen digits as a number.</param>
+internal readonly record struct PackedTransactionId(int Prefix, int Date, long Place)
+{
+    private const int PlaceDigits = 16;
+    private const int DateDigits = 8;
+
+    /// <summary>Packs <paramref name="transactionId"/>; false when it is not of the backbone's form.</summary>
+    public static bool TryPack(string transactionId, TransactionIdPrefixes prefixes, out PackedTransactionId packed)
+    {
+        packed = default;
+        var id = transactionId.AsSpan();
+        const int Tail = 1 + DateDigits + 1 + PlaceDigits;
+        if (id.Length <= Tail + 2 || !id.StartsWith("T-") || id[^(PlaceDigits + 1)] != '-' || id[^Tail] != '-'
+            || !IsDigits(id[^PlaceDigits..]) || !IsDigits(id[^(PlaceDigits + 1 + DateDigits)..^(PlaceDigits + 1)]))
+        {
+            return false;
+        }
+
+        packed = new PackedTransactionId(prefixes.NumberOf(id[..^Tail]),
+            int.Parse(id[^(PlaceDigits + 1 + DateDigits)..^(PlaceDigits + 1)], System.Globalization.CultureInfo.InvariantCulture),
+            long.Parse(id[^PlaceDigits..], System.Globalization.CultureInfo.InvariantCulture));
+        return true;
+    }
+
+    /// <summary>The transaction ID spelled out again, character for character as it was packed.</summary>
+    public string Unpack(TransactionIdPrefixes prefixes)
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefixes[Prefix]}-{Date:D8}-{Place:D16}");
+
+    private static bool IsDigits(ReadOnlySpan<char> text)
+    {
+        foreach (var c in text)
+        {
+            if (c is < '0' or > '9')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>The prefixes of packed transaction IDs, numbered in order of first use. Not thread-safe.</summary>
+internal sealed class TransactionIdPrefixes
+{
+    private readonly List<string> _prefixes = [];
+    private readonly Dictionary<string, int> _numbers = new(StringComparer.Ordinal);
+
+    /// <summary>The prefix numbered <paramref name="number"/>.</summary>
+    public string this[int number] => _prefixes[number];
+
+    /// <summary>The number of <paramref name="prefix"/>, given it now when it has none (a string is made only then).</summary>
+    public int NumberOf(ReadOnlySpan<char> prefix)
+    {
+        var lookup = _numbers.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (!lookup.TryGetValue(prefix, out var number))
+        {
+            number = _prefixes.Count;
+            var text = prefix.ToString();
+            _prefixes.Add(text);
+            _numbers[text] = number;
+        }
+
+        return number;
+    }
+}
