@@ -17,13 +17,15 @@ public static class DipBenchmark
     // The market's daily consumption volume (DESIGN.md): the day_minutes figure is this at the measured rate.
     internal const double MarketDayMessages = 30_000_000;
 
-    // Enough messages for a rate steady over tens of seconds, few enough that the suite ends within about two
-    // minutes on a busy two-core machine, where publishing with every recipient pulling runs at 1,300-1,600 msg/s.
-    private const long DefaultMessages = 40_000;
+    // Enough messages for a rate steady over tens of seconds, few enough that the suite ends within a few minutes
+    // on a busy two-core machine.
+    private const long DefaultMessages = 60_000;
 
-    // Messages published before measuring: tiered compilation of the server's hot path takes a good part of a
-    // 2-core machine for the first 10-20 seconds (a fifth of the server's CPU in a profile of a cold start).
-    private const long DefaultWarmup = 10_000;
+    // Messages published before measuring. Tiered compilation (with dynamic PGO, hot methods are compiled twice
+    // more) still took 15% of the server's CPU 45-75 s after a start in a profile; measured over 150,000 messages
+    // the server's CPU per message was a quarter lower than over 40,000 after 10,000. A longer warm-up measures
+    // the steady state a backbone running all day is in.
+    private const long DefaultWarmup = 40_000;
 
     // How long a started backbone may take to create its sandbox (CA, server and participant keys) and listen.
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);

@@ -17,11 +17,11 @@ namespace Halfhour.Cli.Bench;
 public static class E2eBenchmark
 {
     // Enough for a rate steady over ten seconds and more; few enough that the default run (Halfhour, then NATS)
-    // ends within about two minutes on a busy two-core machine.
-    private const long DefaultMessages = 20_000;
+    // ends within a few minutes on a busy two-core machine.
+    private const long DefaultMessages = 30_000;
 
-    // Tiered compilation of the hot paths takes the first seconds of each process (see bench dip's warm-up).
-    private const long DefaultWarmup = 5_000;
+    // Tiered compilation of the hot paths takes the first tens of seconds of each process (see bench dip's warm-up).
+    private const long DefaultWarmup = 20_000;
 
     // The figures' label of each run, and what it compares with.
     private const string Halfhour = "halfhour";
