@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Halfhour.Client.AspNetCore;
-using Halfhour.Server.Tests.Backbone;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
