@@ -27,7 +27,8 @@ internal static class SendPlan
                 foreach (var i in chunk)
                 {
                     if (messages[i].Mpan is not { } mpan) continue;
-                    if (lastHolding.TryGetValue(mpan, out var earlier)) after.Add(earlier);
+                    // Messages of one MPAN in the same request are stored in their order within it; only an earlier request is waited for.
+                    if (lastHolding.TryGetValue(mpan, out var earlier) && earlier != requests.Count) after.Add(earlier);
                     lastHolding[mpan] = requests.Count;
                 }
 

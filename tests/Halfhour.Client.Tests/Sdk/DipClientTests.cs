@@ -237,10 +237,31 @@ public sealed class DipClientTests(SdkServerFixture fixture)
             var ofMpan = Enumerable.Range(0, order.Length).Where(i => order[i].Number == number).ToList();
             var events = transport().Publishes.Where(p => p.Body.Contains(mpan, StringComparison.Ordinal)).Select(p => p.Event).ToList();
             Assert.Equal(Enumerable.Repeat<string[]>(["start", "end"], ofMpan.Count).SelectMany(e => e), events); // each request done before the next started
-            var stored = ofMpan.Select(i => result.Messages[i].TransactionId!).Select(t => (Partition: t[^16..^13], Offset: long.Parse(t[^13..], System.Globalization.CultureInfo.InvariantCulture))).ToList();
-            Assert.Single(stored.Select(s => s.Partition).Distinct());
-            Assert.Equal(stored.Select(s => s.Offset).Order(), stored.Select(s => s.Offset)); // stored in the order given
+            AssertStoredInOrder(result, ofMpan);
         }
+    }
+
+    [Fact]
+    public async Task Messages_of_one_MPAN_in_one_request_and_the_next_are_stored_in_the_order_given()
+    {
+        var (a, b) = (NumbersOfOneSender(6700, count: 2)[0], NumbersOfOneSender(6700, count: 2)[1]);
+        using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(a), Role.SDS) with { MaxBatchSize = 2, MaxParallelRequests = 4 }, FaultyTransport.Wrap(out var transport));
+        (long Number, DateOnly Day)[] order = [(a, new(2025, 3, 16)), (a, new(2025, 3, 17)), (a, new(2025, 3, 18)), (b, new(2025, 3, 16))];
+
+        var result = await client.SendAsync([.. order.Select(o => client.Build(fixture.ConsumptionFor(o.Number, o.Day)))]);
+
+        Assert.True(result.AllAccepted, string.Join("; ", result.Refused.Select(r => r.Help)));
+        Assert.Equal(2, transport().Requests);
+        Assert.Equal(1, transport().MaxInFlight); // the second request holds the MPAN of the first, so it waited
+        AssertStoredInOrder(result, [0, 1, 2]);
+    }
+
+    /// <summary>The messages at <paramref name="indexes"/> were stored in one partition, in that order.</summary>
+    private static void AssertStoredInOrder(SendResult result, IReadOnlyList<int> indexes)
+    {
+        var stored = indexes.Select(i => result.Messages[i].TransactionId!).Select(t => (Partition: t[^16..^13], Offset: long.Parse(t[^13..], System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.Single(stored.Select(s => s.Partition).Distinct());
+        Assert.Equal(stored.Select(s => s.Offset).Order(), stored.Select(s => s.Offset)); // stored in the order given
     }
 
     [Fact]
