@@ -20,7 +20,7 @@ public sealed class SimulatedMarketTests(ITestOutputHelper output)
 
     private async Task RunAsync(int mpans, int days)
     {
-        // On a memory file system where there is one: registering 232 participants and 800 webhooks fsyncs each change,
+        // On a memory file system where there is one: registering 401 participants and 2,100 webhooks fsyncs each change,
         // which on a shared disk costs more than the rest of the run; durability is not what this test is about.
         var data = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), "halfhour-sim-tests-" + Guid.NewGuid().ToString("N"));
         try
