@@ -159,7 +159,7 @@ public sealed class MarketSimulation
         {
             await SubscribeAsync(population, enrolled, connections, inboxes, hooks, pulls, stopPulling.Token, cancellationToken).ConfigureAwait(false);
             answering = Task.WhenAll(
-                Task.Run(() => PublishAnswersAsync(connections, stopPulling.Token), CancellationToken.None),
+                Task.Run(() => PublishAnswersAsync(model, connections, stopPulling.Token), CancellationToken.None),
                 Task.Run(() => SendStatusesAsync(connections, inboxes, stopPulling.Token), CancellationToken.None));
             var clock = Stopwatch.StartNew();
             var traffic = new MarketTraffic(population, _options.Mpans, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateOnly.FromDateTime(DateTime.UtcNow));
@@ -379,7 +379,7 @@ public sealed class MarketSimulation
     }
 
     /// <summary>Sends the stubs' answers as they come, a batch per sender and channel; they are routed once every phase is done.</summary>
-    private async Task PublishAnswersAsync(Dictionary<string, ParticipantConnection> connections, CancellationToken cancellationToken)
+    private async Task PublishAnswersAsync(RoutingModel model, Dictionary<string, ParticipantConnection> connections, CancellationToken cancellationToken)
     {
         try
         {
@@ -400,8 +400,13 @@ public sealed class MarketSimulation
                     {
                         foreach (var accepted in await PublishBatchAsync(connections, batch, token).ConfigureAwait(false))
                         {
-                            _answered[new Owed(accepted.Message.SenderDipId, triggers[accepted.Message], accepted.Message.Channel)] = 0;
-                            _answersToRoute.Enqueue(accepted);
+                            // Under the model's lock: the wait for delivery must never see an answer sent but not yet
+                            // routed, or it could end before the answers this one is owed were expected.
+                            lock (model)
+                            {
+                                _answersToRoute.Enqueue(accepted);
+                                _answered[new Owed(accepted.Message.SenderDipId, triggers[accepted.Message], accepted.Message.Channel)] = 0;
+                            }
                         }
                     }
                     catch (HttpRequestException e)
@@ -464,11 +469,11 @@ public sealed class MarketSimulation
         var total = -1L;
         while (deadline.Elapsed < _options.DeliveryTimeout)
         {
-            RouteAnswers(model);
             long expected = 0, arrived = 0;
             var complete = true;
             lock (model)
             {
+                RouteAnswers(model);
                 foreach (var (dipId, inbox) in inboxes)
                 {
                     var distinct = inbox.Distinct;
