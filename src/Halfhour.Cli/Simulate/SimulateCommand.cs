@@ -133,6 +133,8 @@ public static class SimulateCommand
 
     private static void Print(ConformanceReport report)
     {
+        // Written to a file or a pipe, the table of sixteen columns would be squeezed into 80 characters and unreadable.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 220);
         var published = report.Published.Values.Sum();
         AnsiConsole.MarkupLine($"{report.Participants} participants, {report.Mpans:N0} MPANs, {report.Days} day(s): {published:N0} messages published in {report.PublishSeconds:0.0} s " +
             $"({published / Math.Max(report.PublishSeconds, 0.001):N0}/s); every copy delivered {report.DeliverSeconds:0.0} s after the first publication.");
