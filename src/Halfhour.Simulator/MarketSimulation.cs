@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.Json;
+using System.Threading.Channels;
 using System.Security.Cryptography.X509Certificates;
 using Halfhour.Market.Appointments;
 using Halfhour.Market.Catalogue;
@@ -65,12 +67,17 @@ public interface ISimulationProgress
 /// that receives by webhook or by pull on every channel its role receives, drives registrations, then each consumption
 /// day (with the market-wide data service's defaults and rejections), then standing-data notices, takes a few webhook
 /// stubs down for a while and brings them back, asks for some replays, and finally checks every stub received exactly
-/// what the routing rules (<see cref="RoutingModel"/>) say: see <see cref="ConformanceReport"/>.
+/// what the routing rules (<see cref="RoutingModel"/>) say: see <see cref="ConformanceReport"/>. Stubs answer as their
+/// roles do (<see cref="RoleBehaviour"/>): the appointment flow a change of supplier starts, and status messages for
+/// the consumption a supplier rejects; conformance checks every answer owed was sent and reached its recipients.
 /// </summary>
 public sealed class MarketSimulation
 {
     /// <summary>The channels the simulated market uses.</summary>
-    public static readonly IReadOnlyList<string> Channels = ["IF-001", "IF-013", "IF-014", "IF-021", "IF-036", "IF-047"];
+    public static readonly IReadOnlyList<string> Channels = ["IF-001", "IF-013", "IF-014", "IF-021", "IF-036", "IF-047", .. RoleBehaviour.AnswerChannels];
+
+    // The roles that receive status messages here: the data services, whose consumption suppliers reject.
+    private static readonly Role[] StatusRecipients = [Role.SDS, Role.ADS, Role.UMSDS];
 
     // The DIP's customary batch, and the push size each webhook asks for.
     private const int BatchSize = 100;
@@ -89,6 +96,13 @@ public sealed class MarketSimulation
     private readonly ConcurrentDictionary<string, SentMessage> _sent = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _refused = new();
     private readonly ConcurrentDictionary<string, long> _published = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _expected = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<ReceivedStatus>> _expectedStatuses = new(StringComparer.Ordinal);
+    private readonly List<Owed> _due = [];
+    private readonly ConcurrentDictionary<Owed, byte> _answered = new();
+    private readonly ConcurrentQueue<Accepted> _answersToRoute = new();
+    private readonly Channel<Answer> _answers = Channel.CreateUnbounded<Answer>();
+    private readonly Channel<StatusAnswer> _statuses = Channel.CreateUnbounded<StatusAnswer>();
     private long _sequence;
 
     /// <summary>A simulation; <paramref name="progress"/> hears of long work.</summary>
@@ -123,15 +137,30 @@ public sealed class MarketSimulation
         var model = new RoutingModel(new ParticipantDirectory([.. population.Participants, .. registered.Where(p => !ours.Contains(p.DipId))]), environment);
 
         var trust = Enrolment.Trust(_options.DataDirectory);
-        var inboxes = enrolled.ToDictionary(e => e.Participant.DipId, e => new StubInbox { DipId = e.Participant.DipId }, StringComparer.Ordinal);
+        var behaviour = new RoleBehaviour(population);
+        var inboxes = enrolled.ToDictionary(e => e.Participant.DipId, e => new StubInbox
+        {
+            DipId = e.Participant.DipId,
+            OnFirstCopy = (copy, message) => Answer(behaviour, e.Participant, copy, message),
+        }, StringComparer.Ordinal);
+        foreach (var dipId in inboxes.Keys)
+        {
+            _expected[dipId] = new HashSet<string>(StringComparer.Ordinal);
+            _expectedStatuses[dipId] = [];
+        }
+
         var connections = enrolled.ToDictionary(e => e.Participant.DipId, e => new ParticipantConnection(_options.Url, trust, e.Certificate, e.ApiKey), StringComparer.Ordinal);
         using var backboneCertificate = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(sandbox, "backbone.pem"), cancellationToken).ConfigureAwait(false));
         await using var hooks = await WebhookStubHost.StartAsync(inboxes, backboneCertificate, cancellationToken).ConfigureAwait(false);
         using var stopPulling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pulls = new List<Task>();
+        var answering = Task.CompletedTask;
         try
         {
-            await SubscribeAsync(population, connections, inboxes, hooks, pulls, stopPulling.Token, cancellationToken).ConfigureAwait(false);
+            await SubscribeAsync(population, enrolled, connections, inboxes, hooks, pulls, stopPulling.Token, cancellationToken).ConfigureAwait(false);
+            answering = Task.WhenAll(
+                Task.Run(() => PublishAnswersAsync(model, connections, stopPulling.Token), CancellationToken.None),
+                Task.Run(() => SendStatusesAsync(connections, inboxes, stopPulling.Token), CancellationToken.None));
             var clock = Stopwatch.StartNew();
             var traffic = new MarketTraffic(population, _options.Mpans, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateOnly.FromDateTime(DateTime.UtcNow));
             var phases = Phases(traffic).ToList();
@@ -161,18 +190,21 @@ public sealed class MarketSimulation
             }
 
             var publishSeconds = clock.Elapsed.TotalSeconds;
-            var expected = Expectations(inboxes.Keys);
-            await AwaitDeliveryAsync(inboxes, expected, cancellationToken).ConfigureAwait(false);
+            await AwaitDeliveryAsync(model, inboxes, cancellationToken).ConfigureAwait(false);
             var deliverSeconds = clock.Elapsed.TotalSeconds;
             await Task.Delay(QuietPeriod, cancellationToken).ConfigureAwait(false);
-            var replayed = await ReplayAsync(population, connections, expected, cancellationToken).ConfigureAwait(false);
+            RouteAnswers(model);
+            var replayed = await ReplayAsync(population, connections, _expected, cancellationToken).ConfigureAwait(false);
             await stopPulling.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(pulls).ConfigureAwait(false);
-            return Report(population, inboxes, expected, replayed, outages, publishSeconds, deliverSeconds);
+            await answering.ConfigureAwait(false);
+            return Report(population, inboxes, _expected, replayed, outages, publishSeconds, deliverSeconds);
         }
         finally
         {
             await stopPulling.CancelAsync().ConfigureAwait(false);
+            _answers.Writer.TryComplete();
+            _statuses.Writer.TryComplete();
             foreach (var connection in connections.Values) connection.Dispose();
             foreach (var e in enrolled) e.Certificate.Dispose();
         }
@@ -197,23 +229,28 @@ public sealed class MarketSimulation
     public static IEnumerable<string> ChannelsOf(Role role) =>
         Channels.Where(c => InterfaceCatalogue.Specification.TryGet(c, out var d) && d.ReceivingRoles.Contains(role));
 
-    private async Task SubscribeAsync(MarketPopulation population, Dictionary<string, ParticipantConnection> connections, Dictionary<string, StubInbox> inboxes,
-        WebhookStubHost hooks, List<Task> pulls, CancellationToken stopPulling, CancellationToken cancellationToken)
+    private async Task SubscribeAsync(MarketPopulation population, IReadOnlyList<EnrolledParticipant> enrolled, Dictionary<string, ParticipantConnection> connections,
+        Dictionary<string, StubInbox> inboxes, WebhookStubHost hooks, List<Task> pulls, CancellationToken stopPulling, CancellationToken cancellationToken)
     {
-        var subscriptions = population.Participants.SelectMany(p => ChannelsOf(p.Role).Select(channel => (Participant: p, Channel: channel))).ToList();
+        var existing = enrolled.Where(e => e.WasRegistered).Select(e => e.Participant.DipId).ToHashSet(StringComparer.Ordinal);
+        var subscriptions = population.Participants
+            .SelectMany(p => ChannelsOf(p.Role).Concat(StatusRecipients.Contains(p.Role) ? [WebhookStubHost.StatusChannel] : []).Select(channel => (Participant: p, Channel: channel)))
+            .ToList();
         _progress?.Start("subscribe stubs", subscriptions.Count);
         var done = 0;
         await Parallel.ForEachAsync(subscriptions, new ParallelOptions { MaxDegreeOfParallelism = _options.Connections, CancellationToken = cancellationToken }, async (s, token) =>
         {
             var dipId = s.Participant.DipId;
+            var status = s.Channel == WebhookStubHost.StatusChannel;
             if (population.ReceptionOf(dipId) == Reception.Webhook)
             {
-                await connections[dipId].SetWebhookAsync(s.Channel, dipId, hooks.CallbackOf(dipId, s.Channel), BatchSize, token).ConfigureAwait(false);
+                if (status) await connections[dipId].SetStatusWebhookAsync(dipId, hooks.CallbackOf(dipId, s.Channel), BatchSize, token).ConfigureAwait(false);
+                else await connections[dipId].SetWebhookAsync(s.Channel, dipId, hooks.CallbackOf(dipId, s.Channel), BatchSize, token).ConfigureAwait(false);
             }
             else
             {
                 // A pull stub takes its messages off the webhook path, should an earlier run have left one registered.
-                await connections[dipId].SetWebhookAsync(s.Channel, dipId, null, BatchSize, token).ConfigureAwait(false);
+                if (existing.Contains(dipId) && !status) await connections[dipId].SetWebhookAsync(s.Channel, dipId, null, BatchSize, token).ConfigureAwait(false);
                 lock (pulls) pulls.Add(Task.Run(() => PullAsync(connections[dipId], s.Channel, inboxes[dipId], stopPulling), CancellationToken.None));
             }
 
@@ -229,7 +266,12 @@ public sealed class MarketSimulation
             {
                 var pulled = await connection.PullAsync(channel, BatchSize * 5, PullWaitSeconds, cancellationToken).ConfigureAwait(false);
                 if (pulled.Count == 0) continue;
-                foreach (var message in pulled) inbox.Record(channel, message.Message);
+                foreach (var message in pulled)
+                {
+                    if (channel == WebhookStubHost.StatusChannel) inbox.RecordStatus(message.Message);
+                    else inbox.Record(channel, message.Message);
+                }
+
                 await connection.AcknowledgeAsync(channel, [.. pulled.Select(p => p.Receipt)], cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -247,78 +289,205 @@ public sealed class MarketSimulation
     private async Task PublishPhaseAsync(IEnumerable<PlannedMessage> messages, RoutingModel model, Dictionary<string, ParticipantConnection> connections, Action published,
         CancellationToken cancellationToken)
     {
-        // Route every message of the phase first (the backbone routes against the book as it was before the phase, as
-        // a phase has one message per MPAN and channel), then send, then apply the phase's registrations.
-        var planned = messages.Select(m => (Message: m, Recipients: model.Recipients(m), Sequence: Interlocked.Increment(ref _sequence))).ToList();
+        // Send the phase, then route what was accepted, each message as of the day it was accepted, against the book as
+        // it was before the phase (a phase has one message per MPAN and channel, so no message of it changes another's
+        // routing), then apply the phase's registrations, as the backbone does.
+        var planned = messages.Select(m => (Message: m, Sequence: Interlocked.Increment(ref _sequence))).ToList();
+        var accepted = new ConcurrentBag<Accepted>();
         var batches = planned.GroupBy(p => (p.Message.SenderDipId, p.Message.Channel)).SelectMany(g => g.Chunk(BatchSize)).ToList();
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = _options.Connections, CancellationToken = cancellationToken }, async (batch, token) =>
         {
-            var body = new ArrayBufferWriter<byte>(batch.Sum(b => b.Message.Bytes.Length + 1) + 2);
-            body.Write("["u8);
-            for (var i = 0; i < batch.Length; i++)
-            {
-                if (i > 0) body.Write(","u8);
-                body.Write(batch[i].Message.Bytes);
-            }
-
-            body.Write("]"u8);
-            var first = batch[0].Message;
-            var results = await connections[first.SenderDipId].PublishAsync(first.Channel, body.WrittenMemory, token).ConfigureAwait(false);
-            for (var i = 0; i < batch.Length; i++)
-            {
-                var (message, recipients, sequence) = batch[i];
-                var result = i < results.Count ? results[i] : null;
-                if (result?.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true && result.TransactionId is { } transactionId)
-                {
-                    _sent[transactionId] = new SentMessage(message.Channel, message.Mpan, sequence, recipients, DateTimeOffset.UtcNow);
-                    _published.AddOrUpdate(message.Channel, 1, (_, n) => n + 1);
-                }
-                else
-                {
-                    _refused.Enqueue($"{message.Channel} from {message.SenderDipId} (MPAN {message.Mpan}): {result?.Message ?? "no result"} {result?.Help}");
-                }
-
-                published();
-            }
+            foreach (var result in await PublishBatchAsync(connections, batch, token).ConfigureAwait(false)) accepted.Add(result);
+            foreach (var _ in batch) published();
         }).ConfigureAwait(false);
 
-        foreach (var (message, _, _) in planned)
+        lock (model)
         {
-            if (AppointmentMessages.Interfaces.Contains(message.Channel)) model.Apply(message);
+            foreach (var message in accepted) Expect(model, message);
+            foreach (var (message, _) in planned)
+            {
+                if (AppointmentMessages.Interfaces.Contains(message.Channel)) model.Apply(message);
+            }
         }
     }
 
-    /// <summary>Per stub, the transaction IDs the rules route to it.</summary>
-    private Dictionary<string, HashSet<string>> Expectations(IEnumerable<string> stubs)
+    /// <summary>A message the backbone accepted: what was sent, its transaction ID, its place in the run's order, and when.</summary>
+    private sealed record Accepted(PlannedMessage Message, string TransactionId, long Sequence, DateTimeOffset AcceptedAt);
+
+    /// <summary>Publishes one batch of one sender on one channel; the accepted messages (the refused are noted).</summary>
+    private async Task<List<Accepted>> PublishBatchAsync(Dictionary<string, ParticipantConnection> connections, IReadOnlyList<(PlannedMessage Message, long Sequence)> batch,
+        CancellationToken cancellationToken)
     {
-        var expected = stubs.ToDictionary(s => s, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
-        foreach (var (transactionId, sent) in _sent)
+        var body = new ArrayBufferWriter<byte>(batch.Sum(b => b.Message.Bytes.Length + 1) + 2);
+        body.Write("["u8);
+        for (var i = 0; i < batch.Count; i++)
         {
-            foreach (var recipient in sent.Recipients)
+            if (i > 0) body.Write(","u8);
+            body.Write(batch[i].Message.Bytes);
+        }
+
+        body.Write("]"u8);
+        var first = batch[0].Message;
+        var results = await connections[first.SenderDipId].PublishAsync(first.Channel, body.WrittenMemory, cancellationToken).ConfigureAwait(false);
+        var accepted = new List<Accepted>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var (message, sequence) = batch[i];
+            var result = i < results.Count ? results[i] : null;
+            if (result?.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true && result.TransactionId is { } transactionId)
             {
-                if (expected.TryGetValue(recipient, out var set)) set.Add(transactionId);
+                accepted.Add(new Accepted(message, transactionId, sequence, DateTimeOffset.UtcNow));
+                _published.AddOrUpdate(message.Channel, 1, (_, n) => n + 1);
+            }
+            else
+            {
+                _refused.Enqueue($"{message.Channel} from {message.SenderDipId} (MPAN {message.Mpan}): {result?.Message ?? "no result"} {result?.Help}");
             }
         }
 
-        return expected;
+        return accepted;
     }
 
-    private async Task AwaitDeliveryAsync(Dictionary<string, StubInbox> inboxes, Dictionary<string, HashSet<string>> expected, CancellationToken cancellationToken)
+    /// <summary>
+    /// Routes an accepted message as the rules say, as of the day the backbone accepted it, and expects its copies, the
+    /// answers it is owed and the status messages its sender should get. Under the model's lock.
+    /// </summary>
+    private void Expect(RoutingModel model, Accepted accepted)
     {
-        var total = expected.Values.Sum(e => (long)e.Count);
-        _progress?.Start("deliver", total);
+        var (message, transactionId, sequence, acceptedAt) = accepted;
+        var recipients = model.Recipients(message, RoutingModel.DayOf(transactionId));
+        _sent[transactionId] = new SentMessage(message.Channel, message.Mpan, sequence, recipients, acceptedAt);
+        foreach (var recipient in recipients)
+        {
+            if (_expected.TryGetValue(recipient, out var set)) set.Add(transactionId);
+        }
+
+        foreach (var due in RoleBehaviour.Due(message.Channel, message.EventCode, message.Mpan, message.Primary))
+        {
+            if (!_expected.ContainsKey(due.ResponderDipId)) continue;
+            _due.Add(new Owed(due.ResponderDipId, transactionId, due.Kind));
+            if (due.Kind == RoleBehaviour.Status) _expectedStatuses[message.SenderDipId].Add(new ReceivedStatus(transactionId, due.ResponderDipId));
+        }
+    }
+
+    /// <summary>A stub's answers to a message it received for the first time, queued to be sent.</summary>
+    private void Answer(RoleBehaviour behaviour, Participant self, ReceivedCopy copy, JsonElement message)
+    {
+        var (answers, status) = behaviour.React(self, copy, message);
+        foreach (var answer in answers) _answers.Writer.TryWrite(answer);
+        if (status is not null) _statuses.Writer.TryWrite(status);
+    }
+
+    /// <summary>Sends the stubs' answers as they come, a batch per sender and channel; they are routed once every phase is done.</summary>
+    private async Task PublishAnswersAsync(RoutingModel model, Dictionary<string, ParticipantConnection> connections, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await _answers.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var ready = new List<(PlannedMessage Message, long Sequence)>();
+                var triggers = new Dictionary<PlannedMessage, string>(ReferenceEqualityComparer.Instance);
+                while (ready.Count < BatchSize * _options.Connections && _answers.Reader.TryRead(out var answer))
+                {
+                    ready.Add((answer.Message, Interlocked.Increment(ref _sequence)));
+                    triggers[answer.Message] = answer.TriggerTransactionId;
+                }
+
+                var batches = ready.GroupBy(a => (a.Message.SenderDipId, a.Message.Channel)).SelectMany(g => g.Chunk(BatchSize)).ToList();
+                await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = _options.Connections, CancellationToken = cancellationToken }, async (batch, token) =>
+                {
+                    try
+                    {
+                        foreach (var accepted in await PublishBatchAsync(connections, batch, token).ConfigureAwait(false))
+                        {
+                            // Under the model's lock: the wait for delivery must never see an answer sent but not yet
+                            // routed, or it could end before the answers this one is owed were expected.
+                            lock (model)
+                            {
+                                _answersToRoute.Enqueue(accepted);
+                                _answered[new Owed(accepted.Message.SenderDipId, triggers[accepted.Message], accepted.Message.Channel)] = 0;
+                            }
+                        }
+                    }
+                    catch (HttpRequestException e)
+                    {
+                        foreach (var (message, _) in batch) _refused.Enqueue($"{message.Channel} answer from {message.SenderDipId} (MPAN {message.Mpan}): {e.Message}");
+                    }
+                }).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Sends the stubs' status messages as they come, a request per sender.</summary>
+    private async Task SendStatusesAsync(Dictionary<string, ParticipantConnection> connections, Dictionary<string, StubInbox> inboxes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await _statuses.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var ready = new List<StatusAnswer>();
+                while (ready.Count < BatchSize * _options.Connections && _statuses.Reader.TryRead(out var status)) ready.Add(status);
+                var batches = ready.GroupBy(s => s.SenderDipId).SelectMany(g => g.Chunk(BatchSize)).ToList();
+                await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = _options.Connections, CancellationToken = cancellationToken }, async (batch, token) =>
+                {
+                    try
+                    {
+                        await connections[batch[0].SenderDipId].SendStatusAsync([.. batch.Select(RoleBehaviour.StatusMessage)], token).ConfigureAwait(false);
+                        foreach (var status in batch) _answered[new Owed(status.SenderDipId, status.TransactionId, RoleBehaviour.Status)] = 0;
+                    }
+                    catch (HttpRequestException e)
+                    {
+                        inboxes[batch[0].SenderDipId].Fault($"sending {batch.Length} status messages: {e.Message}");
+                    }
+                }).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>An answer owed, and once sent, recorded: who answers, the message answered, and with what (an interface, or a status message).</summary>
+    private sealed record Owed(string ResponderDipId, string TriggerTransactionId, string Kind);
+
+    /// <summary>Routes the answers accepted so far (after the phases: no registration can change their routing any more).</summary>
+    private void RouteAnswers(RoutingModel model)
+    {
+        lock (model)
+        {
+            while (_answersToRoute.TryDequeue(out var answer)) Expect(model, answer);
+        }
+    }
+
+    /// <summary>Waits until every answer owed was sent and every copy and status message expected arrived, or the delivery timeout.</summary>
+    private async Task AwaitDeliveryAsync(RoutingModel model, Dictionary<string, StubInbox> inboxes, CancellationToken cancellationToken)
+    {
         var deadline = Stopwatch.StartNew();
+        var total = -1L;
         while (deadline.Elapsed < _options.DeliveryTimeout)
         {
-            long arrived = 0;
+            long expected = 0, arrived = 0;
             var complete = true;
-            foreach (var (dipId, inbox) in inboxes)
+            lock (model)
             {
-                var distinct = inbox.Distinct;
-                arrived += Math.Min(distinct, expected[dipId].Count);
-                complete &= distinct >= expected[dipId].Count;
+                RouteAnswers(model);
+                foreach (var (dipId, inbox) in inboxes)
+                {
+                    var distinct = inbox.Distinct;
+                    var statuses = inbox.Statuses.Count;
+                    expected += _expected[dipId].Count + _expectedStatuses[dipId].Count;
+                    arrived += Math.Min(distinct, _expected[dipId].Count) + Math.Min(statuses, _expectedStatuses[dipId].Count);
+                    complete &= distinct >= _expected[dipId].Count && statuses >= _expectedStatuses[dipId].Count;
+                }
+
+                complete &= _due.TrueForAll(_answered.ContainsKey);
             }
 
+            // The answers the stubs send add to what is expected as they go.
+            if (expected != total) _progress?.Start("deliver", total = expected);
             _progress?.Report("deliver", arrived);
             if (complete) return;
             await Task.Delay(250, cancellationToken).ConfigureAwait(false);
@@ -373,9 +542,11 @@ public sealed class MarketSimulation
         }
 
         var rows = new List<RoleConformance>();
+        var owedBy = _due.ToLookup(d => d.ResponderDipId, StringComparer.Ordinal);
         foreach (var role in population.Participants.GroupBy(p => p.Role).OrderBy(g => g.Key))
         {
             long expectedCount = 0, received = 0, missing = 0, unexpected = 0, outOfOrder = 0, duplicates = 0, misMarked = 0, replayed = 0, differ = 0, faults = 0;
+            long answersDue = 0, answered = 0, statusesExpected = 0, statusesReceived = 0;
             foreach (var participant in role)
             {
                 var inbox = inboxes[participant.DipId];
@@ -431,6 +602,27 @@ public sealed class MarketSimulation
                     Example($"{role.Key} {participant.DipId}: never received {sent.Channel} {transactionId} (MPAN {sent.Mpan})");
                 }
 
+                foreach (var owed in owedBy[participant.DipId])
+                {
+                    answersDue++;
+                    if (_answered.ContainsKey(owed)) answered++;
+                    else Example($"{role.Key} {participant.DipId}: never answered {_sent[owed.TriggerTransactionId].Channel} {owed.TriggerTransactionId} with {owed.Kind}");
+                }
+
+                var wantedStatuses = _expectedStatuses[participant.DipId];
+                statusesExpected += wantedStatuses.Count;
+                foreach (var status in inbox.Statuses.Distinct())
+                {
+                    if (wantedStatuses.Contains(status))
+                    {
+                        statusesReceived++;
+                        continue;
+                    }
+
+                    unexpected++;
+                    Example($"{role.Key} {participant.DipId}: received a status message from {status.SenderDipId} about {status.TransactionId}, which nobody owed it");
+                }
+
                 foreach (var fault in inbox.Faults)
                 {
                     faults++;
@@ -451,6 +643,7 @@ public sealed class MarketSimulation
             {
                 Role = role.Key.ToString(), Stubs = role.Count(), Expected = expectedCount, Received = received, Missing = missing, Unexpected = unexpected,
                 OutOfOrder = outOfOrder, Duplicates = duplicates, ReplayMisMarked = misMarked, Replayed = replayed, RecipientsDiffer = differ, Faults = faults,
+                AnswersDue = answersDue, Answered = answered, StatusesExpected = statusesExpected, StatusesReceived = statusesReceived,
             });
         }
 

@@ -7,8 +7,8 @@ namespace Halfhour.Simulator.Tests;
 
 public sealed class SimulatedMarketTests(ITestOutputHelper output)
 {
-    // The default run's size: the whole population (enrolment and ~800 webhook registrations are a good part of the
-    // run), a thousand metering points, one day: about 3,000 messages and 11,000 copies, a minute or two on a busy machine.
+    // The default run's size: the whole population (401 participants; enrolment and their webhook registrations are a good
+    // part of the run), a thousand metering points, one day: about 3,300 messages and 12,000 copies.
     private const int SmallMpans = 1_000;
 
     [Fact]
@@ -20,7 +20,7 @@ public sealed class SimulatedMarketTests(ITestOutputHelper output)
 
     private async Task RunAsync(int mpans, int days)
     {
-        // On a memory file system where there is one: registering 232 participants and 800 webhooks fsyncs each change,
+        // On a memory file system where there is one: registering 401 participants and 2,100 webhooks fsyncs each change,
         // which on a shared disk costs more than the rest of the run; durability is not what this test is about.
         var data = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), "halfhour-sim-tests-" + Guid.NewGuid().ToString("N"));
         try
@@ -49,19 +49,24 @@ public sealed class SimulatedMarketTests(ITestOutputHelper output)
 
             foreach (var row in report.Roles)
             {
-                output.WriteLine($"{row.Role,-5} stubs {row.Stubs,3} expected {row.Expected,6} received {row.Received,6} missing {row.Missing} unexpected {row.Unexpected} out-of-order {row.OutOfOrder} dup {row.Duplicates} replayed {row.Replayed} mismarked {row.ReplayMisMarked} differ {row.RecipientsDiffer} faults {row.Faults}");
+                output.WriteLine($"{row.Role,-5} stubs {row.Stubs,3} expected {row.Expected,6} received {row.Received,6} missing {row.Missing} unexpected {row.Unexpected} out-of-order {row.OutOfOrder} dup {row.Duplicates} replayed {row.Replayed} mismarked {row.ReplayMisMarked} differ {row.RecipientsDiffer} answered {row.Answered}/{row.AnswersDue} statuses {row.StatusesReceived}/{row.StatusesExpected} faults {row.Faults}");
             }
 
             foreach (var example in report.Examples) output.WriteLine(example);
             output.WriteLine($"publish {report.PublishSeconds:0.0} s, deliver {report.DeliverSeconds:0.0} s; published {string.Join(", ", report.Published.Select(p => $"{p.Key}={p.Value}"))}");
 
-            Assert.True(report.Participants >= 230, $"the reference population, got {report.Participants}");
+            Assert.Equal(401, report.Participants); // the reference model's population
+            Assert.Equal(["ADS", "DCC", "ECS", "EES", "ISD", "LDSO", "LSS", "MDR", "MDS", "MSA", "MSS", "REGS", "SDS", "SUP", "UMSDS", "UMSO", "VAS"], report.Roles.Select(r => r.Role).Order());
             Assert.Empty(report.Refused);
             Assert.All(report.Roles, row => Assert.True(row.Conforms, $"{row.Role}: {row}"));
             Assert.Equal(mpans, report.Published["IF-036"]);
             Assert.True(report.Published["IF-021"] > mpans * days * 9 / 10, "consumption for most MPANs (one in fifty is defaulted instead)");
             Assert.True(report.Published["IF-013"] > 0, "some consumption defaulted by the market-wide data service");
             Assert.Contains(report.Roles, r => r.Role == "SUP" && r.Replayed > 0);
+            // The appointment flow after a change of supplier, answered by suppliers, registration and data services; and rejections.
+            foreach (var channel in (string[])["IF-031", "IF-032", "IF-033", "IF-034", "IF-035"]) Assert.True(report.Published.GetValueOrDefault(channel) > 0, channel);
+            Assert.All(["SUP", "REGS", "SDS", "ADS"], role => Assert.True(report.Roles.Single(r => r.Role == role).AnswersDue > 0, role));
+            Assert.True(report.Roles.Where(r => r.Role is "SDS" or "ADS" or "UMSDS").Sum(r => r.StatusesExpected) > 0, "suppliers rejected some consumption");
             Assert.NotEmpty(report.Outages);
             Assert.All(report.Outages, o => Assert.True(o.HeldBack > 0 && o.ArrivedAfter == o.HeldBack, o.ToString()));
             Assert.True(report.Conforms);

@@ -25,16 +25,19 @@ public static class SimulateCommand
         var suppliers = new Option<int>("--suppliers") { DefaultValueFactory = _ => defaults.Suppliers, Description = "Suppliers (SUP)." };
         var distributors = new Option<int>("--distributors") { DefaultValueFactory = _ => defaults.Distributors, Description = "Distribution network operators (LDSO), at least 14 (one per GSP group)." };
         var registrations = new Option<int>("--registration-services") { DefaultValueFactory = _ => defaults.RegistrationServices, Description = "Registration services (REGS)." };
-        var dataServices = new Option<int>("--data-services") { DefaultValueFactory = _ => defaults.DataServices, Description = "Data services (SDS)." };
-        var meteringServices = new Option<int>("--metering-services") { DefaultValueFactory = _ => defaults.MeteringServices, Description = "Metering services (MSS)." };
+        var dataServices = new Option<int>("--data-services") { DefaultValueFactory = _ => defaults.DataServices, Description = "Data services of each kind: this many SDS, ADS and UMSDS each." };
+        var meteringServices = new Option<int>("--metering-services") { DefaultValueFactory = _ => defaults.MeteringServices, Description = "Metering services of each kind: this many MSS and MSA each." };
+        var unmetered = new Option<int>("--unmetered-operators") { DefaultValueFactory = _ => defaults.UnmeteredSuppliesOperators, Description = "Unmetered supplies operators (UMSO)." };
         var outageSeconds = new Option<double>("--outage-seconds") { DefaultValueFactory = _ => 5, Description = "How long each of the three webhook outages lasts." };
         var url = new Option<string?>("--url") { Description = "Simulate against a running backbone instead of starting one (needs --data: its data directory)." };
         var data = new Option<DirectoryInfo?>("--data") { Description = "The data directory of the backbone given by --url (its sandbox CA and key, backbone certificate, operator key)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the report as JSON to this file." };
         var command = new Command("simulate",
-            "Run a simulated market (about 230 participants by default, each with its own credentials) against a backbone: registrations, consumption days, " +
-            "defaults and rejections, standing-data notices and recipient outages; then check every stub received exactly what the routing rules say. Exit 1 on any discrepancy.");
-        foreach (var option in (Option[])[mpans, days, suppliers, distributors, registrations, dataServices, meteringServices, outageSeconds, url, data, json])
+            "Run a simulated market (the reference model's 401 participants by default, each with its own credentials) against a backbone: registrations, consumption days, " +
+            "defaults and rejections, standing-data notices and recipient outages, with stubs answering as their roles do (the appointment flow IF-031 … IF-035 after a " +
+            "change of supplier, status messages for rejected consumption); then check every stub received exactly what the routing rules say and every answer owed " +
+            "was sent. Exit 1 on any discrepancy.");
+        foreach (var option in (Option[])[mpans, days, suppliers, distributors, registrations, dataServices, meteringServices, unmetered, outageSeconds, url, data, json])
         {
             command.Options.Add(option);
         }
@@ -47,16 +50,18 @@ public static class SimulateCommand
                 return 2;
             }
 
-            if (parse.GetValue(mpans) < 1 || parse.GetValue(days) is < 1 or > 30 || parse.GetValue(distributors) < 14)
+            if (parse.GetValue(mpans) < 1 || parse.GetValue(days) is < 1 or > 30 || parse.GetValue(distributors) < 14 || parse.GetValue(suppliers) < 1
+                || parse.GetValue(registrations) < 1 || parse.GetValue(dataServices) < 1 || parse.GetValue(meteringServices) < 1 || parse.GetValue(unmetered) < 1)
             {
-                await Console.Error.WriteLineAsync("simulate: --mpans must be at least 1, --days 1 to 30, --distributors at least 14 (one per GSP group).");
+                await Console.Error.WriteLineAsync("simulate: --mpans must be at least 1, --days 1 to 30, --distributors at least 14 (one per GSP group), " +
+                    "and every other count of participants at least 1.");
                 return 2;
             }
 
             var population = new PopulationOptions
             {
                 Suppliers = parse.GetValue(suppliers), Distributors = parse.GetValue(distributors), RegistrationServices = parse.GetValue(registrations),
-                DataServices = parse.GetValue(dataServices), MeteringServices = parse.GetValue(meteringServices),
+                DataServices = parse.GetValue(dataServices), MeteringServices = parse.GetValue(meteringServices), UnmeteredSuppliesOperators = parse.GetValue(unmetered),
             };
             var options = (Uri url, string data) => new SimulationOptions
             {
@@ -128,11 +133,14 @@ public static class SimulateCommand
 
     private static void Print(ConformanceReport report)
     {
+        // Written to a file or a pipe, the table of sixteen columns would be squeezed into 80 characters and unreadable.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 220);
         var published = report.Published.Values.Sum();
         AnsiConsole.MarkupLine($"{report.Participants} participants, {report.Mpans:N0} MPANs, {report.Days} day(s): {published:N0} messages published in {report.PublishSeconds:0.0} s " +
             $"({published / Math.Max(report.PublishSeconds, 0.001):N0}/s); every copy delivered {report.DeliverSeconds:0.0} s after the first publication.");
         var table = new Table().Title("conformance per role");
-        foreach (var column in (string[])["role", "stubs", "expected", "received", "missing", "unexpected", "out of order", "duplicates", "replayed", "replay mis-marked", "A0 ≠ rules", "faults"])
+        foreach (var column in (string[])["role", "stubs", "expected", "received", "missing", "unexpected", "out of order", "duplicates", "replayed", "replay mis-marked", "A0 ≠ rules",
+                     "answers owed", "answered", "status expected", "status received", "faults"])
         {
             table.AddColumn(column == "role" ? new TableColumn(column) : new TableColumn(column).RightAligned());
         }
@@ -140,9 +148,11 @@ public static class SimulateCommand
         foreach (var r in report.Roles)
         {
             string Bad(long value) => value == 0 ? "0" : $"[red]{value:N0}[/]";
+            string Short(long value, long of) => value == of ? value.ToString("N0", CultureInfo.InvariantCulture) : $"[red]{value:N0}[/]";
             table.AddRow(r.Conforms ? r.Role : $"[red]{r.Role}[/]", r.Stubs.ToString("N0", CultureInfo.InvariantCulture), r.Expected.ToString("N0", CultureInfo.InvariantCulture),
                 r.Received.ToString("N0", CultureInfo.InvariantCulture), Bad(r.Missing), Bad(r.Unexpected), Bad(r.OutOfOrder), r.Duplicates.ToString("N0", CultureInfo.InvariantCulture),
-                r.Replayed.ToString("N0", CultureInfo.InvariantCulture), Bad(r.ReplayMisMarked), Bad(r.RecipientsDiffer), Bad(r.Faults));
+                r.Replayed.ToString("N0", CultureInfo.InvariantCulture), Bad(r.ReplayMisMarked), Bad(r.RecipientsDiffer), r.AnswersDue.ToString("N0", CultureInfo.InvariantCulture),
+                Short(r.Answered, r.AnswersDue), r.StatusesExpected.ToString("N0", CultureInfo.InvariantCulture), Short(r.StatusesReceived, r.StatusesExpected), Bad(r.Faults));
         }
 
         AnsiConsole.Write(table);
@@ -165,7 +175,7 @@ public static class SimulateCommand
         }
 
         AnsiConsole.MarkupLine(report.Conforms
-            ? "[green]conforms: every stub received exactly what the routing rules say, in order per MPAN, replays marked.[/]"
+            ? "[green]conforms: every stub received exactly what the routing rules say, in order per MPAN, replays marked, and sent every answer it owed.[/]"
             : $"[red]discrepancies: {report.Refused.Count} refused messages; see the table.[/]");
     }
 

@@ -51,11 +51,70 @@ public abstract record DataServiceProposalMessage : DipMessageBuilder
     /// <summary>The appointment proposed.</summary>
     public required DataServiceProposal Proposal { get; init; }
 
+    /// <summary>The CSS registration ID the appointment belongs to (B013), when there is one.</summary>
+    public string? RegistrationId { get; init; }
+
     /// <inheritdoc />
     public override MeteringPoint? MeteringPoint => Point;
 
     /// <inheritdoc />
-    protected override JsonObject CustomBlock(DipSender sender) => new() { ["B071"] = Proposal.Block() };
+    protected sealed override JsonObject CustomBlock(DipSender sender)
+    {
+        var block = new JsonObject();
+        if (RegistrationId is not null) block["B013"] = new JsonObject { ["CSSRegistrationID"] = RegistrationId };
+        block["B071"] = Proposal.Block();
+        AddBlocks(block);
+        return block;
+    }
+
+    /// <summary>Adds the interface's blocks beside B013 and B071.</summary>
+    protected virtual void AddBlocks(JsonObject block)
+    {
+    }
+}
+
+/// <summary>How a proposed appointment ended (B007's response code): accepted, rejected or lapsed unanswered.</summary>
+public enum AppointmentOutcome
+{
+    /// <summary><c>A</c>: accepted.</summary>
+    Accepted,
+    /// <summary><c>R</c>: rejected, with a reason.</summary>
+    Rejected,
+    /// <summary><c>L</c>: lapsed, not answered in time.</summary>
+    Lapsed,
+}
+
+/// <summary>A message of IF-033 … IF-035: a proposed data service appointment that names the supplier which asked for it (B012).</summary>
+public abstract record RequestedDataServiceMessage : DataServiceProposalMessage
+{
+    /// <summary>The supplier that asked for the appointment (IF-031's sender).</summary>
+    public required MarketParty RequestingSupplier { get; init; }
+
+    /// <inheritdoc />
+    protected override void AddBlocks(JsonObject block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        block["B012"] = new JsonObject
+        {
+            ["serviceProviderAppointmentRequestingSupplierDIPID"] = RequestingSupplier.DipId,
+            ["serviceProviderAppointmentRequestingSupplierMPID"] = RequestingSupplier.Mpid,
+        };
+    }
+
+    /// <summary>B007: the outcome code and, unless accepted, the reason.</summary>
+    private protected static JsonObject OutcomeBlock(AppointmentOutcome outcome, string? reason)
+    {
+        if (outcome != AppointmentOutcome.Accepted && string.IsNullOrEmpty(reason))
+        {
+            throw new ArgumentException($"An appointment {outcome.ToString().ToLowerInvariant()} needs a reason (B007 proposedAppointmentResponseCode).", nameof(reason));
+        }
+
+        return new JsonObject
+        {
+            ["responseCode"] = outcome switch { AppointmentOutcome.Accepted => "A", AppointmentOutcome.Rejected => "R", _ => "L" },
+            ["proposedAppointmentResponseCode"] = outcome == AppointmentOutcome.Accepted ? null : reason,
+        };
+    }
 }
 
 /// <summary>IF-031 <c>[DSApp]</c>: a supplier asks the registration service to appoint a data service to a metering point.</summary>
@@ -76,6 +135,86 @@ public sealed record DataServiceAppointmentInitialResponse : DataServiceProposal
 
     /// <inheritdoc />
     public override string EventCode => "DSAppInitialResp";
+}
+
+/// <summary>
+/// IF-033 <c>[DSAppSPRequest]</c>: the registration service asks the proposed data service to consider an appointment
+/// the supplier requested, with the metering point's standing facts (B022 … B026).
+/// </summary>
+public sealed record DataServiceConsiderationRequest : RequestedDataServiceMessage
+{
+    /// <summary>The metering service responsible for the point now (B072), when the registration service knows it.</summary>
+    public MarketParty? IncumbentMeteringService { get; init; }
+
+    /// <summary>The metering point's standing facts.</summary>
+    public MeteringPointDetails Details { get; init; } = new();
+
+    /// <inheritdoc />
+    public override string InterfaceId => "IF-033";
+
+    /// <inheritdoc />
+    public override string EventCode => "DSAppSPRequest";
+
+    /// <inheritdoc />
+    protected override void AddBlocks(JsonObject block)
+    {
+        base.AddBlocks(block);
+        if (IncumbentMeteringService is { } incumbent)
+        {
+            block["B072"] = new JsonObject { ["incumbentMeteringServiceDIPID"] = incumbent.DipId, ["incumbentMeteringServiceMPID"] = incumbent.Mpid };
+        }
+
+        Details.AddTo(block);
+    }
+}
+
+/// <summary>IF-034 <c>[DSAppSPResponse]</c>: the proposed data service accepts or rejects the appointment, to the registration service.</summary>
+public sealed record DataServiceAppointmentResponse : RequestedDataServiceMessage
+{
+    /// <summary>True to accept; false to reject with <see cref="RejectionReason"/>.</summary>
+    public bool Accept { get; init; } = true;
+
+    /// <summary>Why it is rejected (B007 proposedAppointmentResponseCode), e.g. <c>REJ001 - No contract with supplier</c>.</summary>
+    public string? RejectionReason { get; init; }
+
+    /// <inheritdoc />
+    public override string InterfaceId => "IF-034";
+
+    /// <inheritdoc />
+    public override string EventCode => "DSAppSPResponse";
+
+    /// <inheritdoc />
+    protected override void AddBlocks(JsonObject block)
+    {
+        base.AddBlocks(block);
+        block["B007"] = OutcomeBlock(Accept ? AppointmentOutcome.Accepted : AppointmentOutcome.Rejected, RejectionReason);
+    }
+}
+
+/// <summary>
+/// IF-035 <c>[DSAppAccepted]</c>, <c>[DSAppRejected]</c> or <c>[DSAppLapsed]</c>: the registration service tells the
+/// supplier (and the services concerned) how a proposed data service appointment ended.
+/// </summary>
+public sealed record DataServiceAppointmentStatus : RequestedDataServiceMessage
+{
+    /// <summary>How it ended.</summary>
+    public AppointmentOutcome Outcome { get; init; } = AppointmentOutcome.Accepted;
+
+    /// <summary>Why, when rejected or lapsed (copied from the data service's IF-034).</summary>
+    public string? Reason { get; init; }
+
+    /// <inheritdoc />
+    public override string InterfaceId => "IF-035";
+
+    /// <inheritdoc />
+    public override string EventCode => "DSApp" + Outcome;
+
+    /// <inheritdoc />
+    protected override void AddBlocks(JsonObject block)
+    {
+        base.AddBlocks(block);
+        block["B007"] = OutcomeBlock(Outcome, Reason);
+    }
 }
 
 /// <summary>

@@ -28,6 +28,7 @@ public sealed class DipClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxBatchSize must be at least 1; got {options.MaxBatchSize}.");
+        if (options.MaxParallelRequests < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxParallelRequests must be at least 1; got {options.MaxParallelRequests}.");
         if (options.Retry.MaxAttempts < 1) throw new ArgumentOutOfRangeException(nameof(options), "Retry.MaxAttempts must be at least 1.");
         Options = options;
         _http = DipHttpClient.Create(options.Connection, wrapTransport);
@@ -60,11 +61,13 @@ public sealed class DipClient : IDisposable
     }
 
     /// <summary>
-    /// Sends messages, each on the channel of its S0.interfaceID, in requests of at most <see cref="DipClientOptions.MaxBatchSize"/>;
-    /// one result each, in order. Failed requests and messages answered MSG1500 are sent again as they were (same sender
-    /// unique references), so nothing is ever stored twice. Throws <see cref="DipRequestException"/> when a request is
-    /// refused as a whole or the backbone stays unreachable; messages of earlier requests may then have been stored, and
-    /// sending all again is safe.
+    /// Sends messages, each on the channel of its S0.interfaceID, in requests of at most <see cref="DipClientOptions.MaxBatchSize"/>,
+    /// up to <see cref="DipClientOptions.MaxParallelRequests"/> requests at once; one result each, in order. The messages of
+    /// one MPAN keep their order: a request that holds a message of an MPAN an earlier request of the channel also holds is
+    /// sent only once that request is done, so the backbone stores them in the order given. Failed requests and messages
+    /// answered MSG1500 are sent again as they were (same sender unique references), so nothing is ever stored twice. Throws
+    /// <see cref="DipRequestException"/> when a request is refused as a whole or the backbone stays unreachable; other
+    /// requests may then have been stored, and sending all again is safe.
     /// </summary>
     public async Task<SendResult> SendAsync(IReadOnlyList<DipMessage> messages, CancellationToken cancellationToken = default)
     {
@@ -78,16 +81,39 @@ public sealed class DipClient : IDisposable
         }
 
         var results = new MessageResult[messages.Count];
-        foreach (var channel in channels.Distinct(StringComparer.Ordinal))
+        var requests = SendPlan.Of(messages, channels, Options.MaxBatchSize);
+        using var slots = new SemaphoreSlim(Options.MaxParallelRequests);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sent = new Task[requests.Count];
+        for (var r = 0; r < requests.Count; r++)
         {
-            var indexes = Enumerable.Range(0, channels.Length).Where(i => channels[i] == channel).ToList();
-            foreach (var chunk in indexes.Chunk(Options.MaxBatchSize))
-            {
-                await SendChunkAsync(channel, chunk, bodies, results, cancellationToken).ConfigureAwait(false);
-            }
+            var request = requests[r];
+            var after = request.After.Select(a => sent[a]).ToArray();
+            sent[r] = SendAfterAsync(request, after);
         }
 
+        await Task.WhenAll(sent).ConfigureAwait(false);
         return new SendResult(results);
+
+        async Task SendAfterAsync(SendPlan.Request request, Task[] after)
+        {
+            // An earlier request with the same MPANs must be done first; if it failed, this one is not sent at all.
+            await Task.WhenAll(after).ConfigureAwait(false);
+            await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+            try
+            {
+                await SendChunkAsync(request.Channel, request.Indexes, bodies, results, failed.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                await failed.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
     }
 
     /// <summary>

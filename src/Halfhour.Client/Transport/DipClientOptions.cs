@@ -39,6 +39,12 @@ public sealed record DipClientOptions
     /// <summary>Messages per request, 1 to the backbone's limit.</summary>
     public int MaxBatchSize { get; init; } = DipMaxBatchSize;
 
+    /// <summary>
+    /// Requests one send may have in flight at once (1 sends them one after another). Four keep a backbone's group commit
+    /// fed from one sender while each waits for its fsync, without one participant taking a large share of its connections.
+    /// </summary>
+    public int MaxParallelRequests { get; init; } = 4;
+
     /// <summary>The longest one HTTP attempt may take; a long poll adds its wait to it.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
 

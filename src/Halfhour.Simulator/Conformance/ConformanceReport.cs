@@ -42,9 +42,22 @@ public sealed record RoleConformance
     /// <summary>Pushes refused for a bad signature, unreadable messages, receive errors.</summary>
     public long Faults { get; init; }
 
+    /// <summary>Answers the role's stubs owe for what was addressed to them (appointment flow messages, status messages for rejections).</summary>
+    public long AnswersDue { get; init; }
+
+    /// <summary>Of those, the answers the stubs sent and the backbone accepted.</summary>
+    public long Answered { get; init; }
+
+    /// <summary>Status messages the role's stubs should receive about their own messages (recipients' rejections).</summary>
+    public long StatusesExpected { get; init; }
+
+    /// <summary>Of those, the status messages received (one from an unexpected sender or about another message counts as unexpected).</summary>
+    public long StatusesReceived { get; init; }
+
     /// <summary>True when nothing is wrong (duplicates are allowed).</summary>
     [JsonIgnore]
-    public bool Conforms => Missing == 0 && Unexpected == 0 && OutOfOrder == 0 && ReplayMisMarked == 0 && RecipientsDiffer == 0 && Faults == 0;
+    public bool Conforms => Missing == 0 && Unexpected == 0 && OutOfOrder == 0 && ReplayMisMarked == 0 && RecipientsDiffer == 0 && Faults == 0
+        && Answered == AnswersDue && StatusesReceived == StatusesExpected;
 }
 
 /// <summary>One recipient outage of the run: a webhook stub down for a while, and what it got after.</summary>

@@ -13,14 +13,17 @@ namespace Halfhour.Simulator.Population;
 /// <param name="Participant">Who it is.</param>
 /// <param name="ApiKey">Its API key, in clear.</param>
 /// <param name="Certificate">Its certificate with the private key: mutual TLS and signing.</param>
-public sealed record EnrolledParticipant(Participant Participant, string ApiKey, X509Certificate2 Certificate);
+/// <param name="WasRegistered">True when the backbone had it already (a kept backbone): its credentials were rotated.</param>
+public sealed record EnrolledParticipant(Participant Participant, string ApiKey, X509Certificate2 Certificate, bool WasRegistered = false);
 
 /// <summary>
 /// Enrols a population in a running backbone through its operator API (<c>/operator/participants</c>): each participant
 /// its own certificate, issued by the backbone's authority from the data directory's sandbox, and its own API key.
 /// Already registered participants (a kept backbone) get their credentials rotated instead. RSA keys are the slow part of
 /// issuing (a good part of a second each on a small machine), so the certificates share a few keys; each certificate,
-/// and so each participant's identity, is still its own.
+/// and so each participant's identity, is still its own. A certificate is signed by the authority and used as made, with
+/// its key, not exported to PKCS#12 and loaded back (which cost four fifths of the time of issuing one): 400
+/// participants are enrolled in seconds rather than a minute.
 /// </summary>
 public static class Enrolment
 {
@@ -45,14 +48,9 @@ public static class Enrolment
             await Parallel.ForAsync(0, result.Length, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (i, token) =>
             {
                 var p = population.Participants[i];
-                IssuedCertificate issued;
-                lock (authority)
-                {
-                    issued = authority.IssueClientCertificate(p.DipId, p.Name, keys[i % keys.Length]);
-                }
-
-                var apiKey = await RegisterAsync(operatorApi, p, issued.CertificatePem, token).ConfigureAwait(false);
-                result[i] = new EnrolledParticipant(p, apiKey, issued.Certificate);
+                var certificate = Issue(authority.Certificate, p, keys[i % keys.Length]);
+                var (apiKey, existed) = await RegisterAsync(operatorApi, p, certificate.ExportCertificatePem(), token).ConfigureAwait(false);
+                result[i] = new EnrolledParticipant(p, apiKey, certificate, existed);
                 enrolled?.Invoke();
             }).ConfigureAwait(false);
             return result;
@@ -94,18 +92,41 @@ public static class Enrolment
         return http;
     }
 
-    private static async Task<string> RegisterAsync(HttpClient operatorApi, Participant p, string certificatePem, CancellationToken cancellationToken)
+    /// <summary>
+    /// A participant's client certificate, signed by the authority for a key the caller holds, with the extensions the
+    /// backbone's own authority gives one (<see cref="CertificateAuthority.IssueClientCertificate(string, string, RSA)"/>).
+    /// </summary>
+    private static X509Certificate2 Issue(X509Certificate2 authority, Participant p, RSA key)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={p.DipId}, O={p.Name.Replace(",", " ", StringComparison.Ordinal)}"), key,
+            HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ExtendedKeyUsage.ClientAuthentication)], critical: false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F; // positive as an ASN.1 INTEGER
+        var now = DateTimeOffset.UtcNow;
+        // A simulated market lives for one run; a week is plenty, and within any authority's own lifetime.
+        using var issued = request.Create(authority, now.AddMinutes(-5), Min(now.AddDays(7), authority.NotAfter.ToUniversalTime()), serial);
+        return issued.CopyWithPrivateKey(key);
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static async Task<(string ApiKey, bool Existed)> RegisterAsync(HttpClient operatorApi, Participant p, string certificatePem, CancellationToken cancellationToken)
     {
         using var registered = await operatorApi.PostAsJsonAsync("operator/participants",
             new { dipId = p.DipId, role = p.Role.ToString(), mpid = p.Mpid, name = p.Name, environment = p.Environment.ToString(), certificatePem }, cancellationToken).ConfigureAwait(false);
         if (registered.StatusCode != HttpStatusCode.Conflict)
         {
-            return await ApiKeyAsync(registered, p, cancellationToken).ConfigureAwait(false);
+            return (await ApiKeyAsync(registered, p, cancellationToken).ConfigureAwait(false), false);
         }
 
         using var rotated = await operatorApi.PostAsJsonAsync($"operator/participants/{p.Environment}/{p.DipId}/credentials", new { certificatePem, retirePrevious = false }, cancellationToken)
             .ConfigureAwait(false);
-        return await ApiKeyAsync(rotated, p, cancellationToken).ConfigureAwait(false);
+        return (await ApiKeyAsync(rotated, p, cancellationToken).ConfigureAwait(false), true);
     }
 
     private static async Task<string> ApiKeyAsync(HttpResponseMessage answer, Participant p, CancellationToken cancellationToken)

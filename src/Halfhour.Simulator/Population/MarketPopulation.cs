@@ -13,7 +13,14 @@ public enum Reception
     Pull,
 }
 
-/// <summary>The size of a simulated market; the defaults are the reference model's (DESIGN.md, "The market in numbers").</summary>
+/// <summary>
+/// The size of a simulated market. The defaults are the reference model's: about 60 suppliers, 17 distributors, 27
+/// registration services, 35 data services and 85 metering services, "approx. 400 active market participants". A DIP
+/// participant holds one role, so a company offering several services is a participant per service: each data service
+/// here is a smart (SDS), an advanced (ADS) and an unmetered (UMSDS) data service, each metering service a smart (MSS) and
+/// an advanced (MSA) one, and the GSP groups' distributors also operate unmetered supplies (UMSO). With the eight central
+/// services that makes 60 + 17 + 27 + 3 × 35 + 2 × 85 + 14 + 8 = 401 participants.
+/// </summary>
 public sealed record PopulationOptions
 {
     /// <summary>Suppliers (SUP).</summary>
@@ -25,11 +32,14 @@ public sealed record PopulationOptions
     /// <summary>Registration services (REGS).</summary>
     public int RegistrationServices { get; init; } = 27;
 
-    /// <summary>Data services (SDS).</summary>
+    /// <summary>Data services of each kind: this many SDS, this many ADS and this many UMSDS.</summary>
     public int DataServices { get; init; } = 35;
 
-    /// <summary>Metering services (MSS).</summary>
+    /// <summary>Metering services of each kind: this many MSS and this many MSA.</summary>
     public int MeteringServices { get; init; } = 85;
+
+    /// <summary>Unmetered supplies operators (UMSO); the reference model's distributors of the GSP groups.</summary>
+    public int UnmeteredSuppliesOperators { get; init; } = ConsumptionRoster.DistributorCount;
 
     /// <summary>One stub in this many receives by pull, the others by webhook, so both paths are exercised.</summary>
     public int PullEvery { get; init; } = 5;
@@ -38,9 +48,11 @@ public sealed record PopulationOptions
 /// <summary>
 /// The participants of a simulated market and who serves each MPAN. Suppliers, data services, the GSP groups'
 /// distributors and the load shaping and market-wide data services are the <see cref="ConsumptionRoster"/>'s (so the
-/// IF-021 builder names the same parties); registration and metering services, the independent networks and the other
-/// central services (ISD, VAS, EES, MDR, DCC, ECS) are added here. Deterministic: two processes given the same options
-/// agree on every DIP ID and every appointment.
+/// IF-021 builder names the same parties; its data services are split into SDS, ADS and UMSDS here); registration and
+/// metering services, unmetered supplies operators, the independent networks and the other central services (ISD, VAS,
+/// EES, MDR, DCC, ECS) are added here. An MPAN's data service sets its market segment, and its metering service is one of
+/// that segment (SDS: MSS, ADS: MSA, UMSDS: UMSO). Deterministic: two processes given the same options agree on every
+/// DIP ID and every appointment.
 /// </summary>
 public sealed class MarketPopulation
 {
@@ -49,6 +61,7 @@ public sealed class MarketPopulation
 
     private readonly List<Participant> _participants = [];
     private readonly Dictionary<string, Reception> _reception = new(StringComparer.Ordinal);
+    private readonly Dictionary<Role, IReadOnlyList<string>> _meteringOf = [];
 
     /// <summary>Builds the population in <paramref name="environment"/>.</summary>
     public MarketPopulation(PopulationOptions options, MarketEnvironment environment)
@@ -56,15 +69,20 @@ public sealed class MarketPopulation
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Distributors, ConsumptionRoster.DistributorCount);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.RegistrationServices, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.DataServices, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MeteringServices, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.UnmeteredSuppliesOperators, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PullEvery, 1);
         Options = options;
         Environment = environment;
-        Roster = new ConsumptionRoster(options.Suppliers, options.DataServices);
-        _participants.AddRange(Roster.Participants(environment));
+        Roster = new ConsumptionRoster(options.Suppliers, 3 * options.DataServices);
+        // The roster's data services in thirds: smart, advanced, unmetered.
+        _participants.AddRange(Roster.Participants(environment).Select(p => p.Role == Role.SDS ? p with { Role = DataServiceRoleAt(IndexOf(Roster.DataServices, p.DipId)) } : p));
         Add(Role.LDSO, "30", ConsumptionRoster.DistributorCount, options.Distributors - ConsumptionRoster.DistributorCount);
         RegistrationServices = Add(Role.REGS, "70", 0, options.RegistrationServices);
-        MeteringServices = Add(Role.MSS, "60", 0, options.MeteringServices);
+        _meteringOf[Role.SDS] = Add(Role.MSS, "60", 0, options.MeteringServices);
+        _meteringOf[Role.ADS] = Add(Role.MSA, "61", 0, options.MeteringServices);
+        _meteringOf[Role.UMSDS] = Add(Role.UMSO, "62", 0, options.UnmeteredSuppliesOperators);
         foreach (var role in OtherCentralRoles)
         {
             Add(role, (80 + (int)role).ToString(CultureInfo.InvariantCulture), 0, 1);
@@ -98,9 +116,6 @@ public sealed class MarketPopulation
     /// <summary>The registration services' DIP IDs.</summary>
     public IReadOnlyList<string> RegistrationServices { get; }
 
-    /// <summary>The metering services' DIP IDs.</summary>
-    public IReadOnlyList<string> MeteringServices { get; }
-
     /// <summary>The distributors that serve no GSP group's MPANs here (independent networks): they receive broadcasts only.</summary>
     public IReadOnlyList<string> IndependentDistributors { get; }
 
@@ -116,8 +131,18 @@ public sealed class MarketPopulation
     /// <summary>The registration service of an MPAN.</summary>
     public string RegistrationServiceOf(long mpan) => RegistrationServices[Pick(mpan, 0x7Eu, RegistrationServices.Count)];
 
-    /// <summary>The metering service appointed to an MPAN.</summary>
-    public string MeteringServiceOf(long mpan) => MeteringServices[Pick(mpan, 0x65u, MeteringServices.Count)];
+    /// <summary>The data service appointed to an MPAN (an SDS, ADS or UMSDS: the MPAN's market segment).</summary>
+    public string DataServiceOf(long mpan) => Roster.DataServiceOf(mpan);
+
+    /// <summary>The metering service appointed to an MPAN: one of its segment's (MSS, MSA or UMSO).</summary>
+    public string MeteringServiceOf(long mpan)
+    {
+        var services = _meteringOf[Find(DataServiceOf(mpan)).Role];
+        return services[Pick(mpan, 0x65u, services.Count)];
+    }
+
+    /// <summary>The supplier appointed to an MPAN.</summary>
+    public string SupplierOf(long mpan) => Roster.SupplierOf(mpan);
 
     /// <summary>The supplier an MPAN changes to (the next one in the list), for the MPANs that change supplier.</summary>
     public string IncomingSupplierOf(long mpan)
@@ -131,7 +156,22 @@ public sealed class MarketPopulation
     /// <summary>The participant with this DIP ID.</summary>
     public Participant Find(string dipId) => Directory.Find(Environment, dipId) ?? throw new KeyNotFoundException($"{dipId} is not in the simulated market.");
 
+    /// <summary>The participant with this DIP ID as a party named in a message (DIP ID and MPID).</summary>
+    public Halfhour.Client.Messages.MarketParty PartyOf(string dipId) => new(dipId, Find(dipId).Mpid);
+
     private static int Pick(long mpan, ulong salt, int count) => (int)(ConsumptionRoster.Mix((ulong)mpan ^ salt) % (ulong)count);
+
+    private static int IndexOf(IReadOnlyList<string> ids, string id)
+    {
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (ids[i] == id) return i;
+        }
+
+        return -1;
+    }
+
+    private Role DataServiceRoleAt(int index) => (index / Options.DataServices) switch { 0 => Role.SDS, 1 => Role.ADS, _ => Role.UMSDS };
 
     private List<string> Add(Role role, string prefix, int first, int count)
     {
@@ -139,7 +179,9 @@ public sealed class MarketPopulation
         for (var i = first; i < first + count; i++)
         {
             var dipId = prefix + (i + 1).ToString("D8", CultureInfo.InvariantCulture);
-            var mpid = string.Concat(role.ToString()[0], (char)('A' + i / 26 % 26), (char)('A' + i % 26), 'Y');
+            // MPIDs unique across the added participants (the roster's end in X): the role's initial, two letters counting, Y.
+            var n = _participants.Count;
+            var mpid = string.Concat(role.ToString()[0], (char)('A' + n / 26 % 26), (char)('A' + n % 26), 'Y');
             _participants.Add(new Participant { DipId = dipId, Role = role, Mpid = mpid, Name = $"{role} {i + 1}", Environment = Environment });
             ids.Add(dipId);
         }

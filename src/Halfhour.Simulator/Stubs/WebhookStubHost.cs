@@ -16,11 +16,15 @@ namespace Halfhour.Simulator.Stubs;
 /// <summary>
 /// The webhooks of every webhook stub, served by one local HTTP listener on 127.0.0.1 (the sandbox allows plain
 /// HTTP to this machine): <c>POST /hooks/{dipId}/{channel}</c>. Each push must carry a valid DIP signature by the
-/// backbone's certificate, or it is refused with 401 and noted as a fault of the stub; a stub that is down answers 503,
+/// backbone's certificate, or it is refused with 401 and noted as a fault of the stub; <c>/hooks/{dipId}/statusmessage</c>
+/// takes the status messages about the stub's own messages; a stub that is down answers 503,
 /// so the backbone keeps the messages and retries. A taken push is answered 201.
 /// </summary>
 public sealed class WebhookStubHost : IAsyncDisposable
 {
+    /// <summary>The channel of status messages (<c>/statusmessage/config</c>), whose pushes are arrays of status messages.</summary>
+    public const string StatusChannel = "statusmessage";
+
     private readonly WebApplication _app;
     private readonly IReadOnlyDictionary<string, StubInbox> _inboxes;
     private readonly DipSignatureVerifier _verifier = new();
@@ -78,7 +82,8 @@ public sealed class WebhookStubHost : IAsyncDisposable
         using var document = JsonDocument.ParseValue(ref reader);
         foreach (var message in document.RootElement.EnumerateArray())
         {
-            inbox.Record(channel, message);
+            if (channel == StatusChannel) inbox.RecordStatus(message);
+            else inbox.Record(channel, message);
         }
 
         return Results.StatusCode(StatusCodes.Status201Created);

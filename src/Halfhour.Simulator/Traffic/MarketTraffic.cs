@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
 using Halfhour.Market.Catalogue;
 using Halfhour.Market.Consumption;
+using Halfhour.Market.Participants;
 using Halfhour.Market.Rules;
 using Halfhour.Market.TestData;
 using Halfhour.Simulator.Population;
@@ -21,10 +23,11 @@ public sealed record PlannedMessage(string Channel, string EventCode, string Sen
 /// <summary>
 /// What each role's stub sends, as the catalogue has it: registration services send initial registrations (IF-001),
 /// appointments of data and metering services (IF-036) and changes of supplier (IF-001); data services send each
-/// day's consumption (IF-021) for the MPANs they are appointed to; the market-wide data service sends defaulted
+/// day's consumption (IF-021) for the MPANs they are appointed to (as SDS, ADS or UMSDS); the market-wide data service sends defaulted
 /// consumption (IF-013) for the MPANs whose data service sent nothing, and rejections (IF-014); industry standing data
 /// sends notices to everyone (IF-047). IF-021 comes from <see cref="ConsumptionMessageBuilder"/>; the other interfaces
-/// from <see cref="MessageGenerator"/> with the market's fields set to the simulated parties.
+/// from <see cref="MessageGenerator"/> with the market's fields set to the simulated parties. What stubs send in answer
+/// to what they receive is <see cref="Stubs.RoleBehaviour"/>'s.
 /// </summary>
 public sealed class MarketTraffic
 {
@@ -122,7 +125,7 @@ public sealed class MarketTraffic
         for (var i = 0; i < Mpans.Count; i++)
         {
             var mpan = Mpans[i];
-            var dataService = _population.Roster.DataServiceOf(mpan);
+            var dataService = _population.DataServiceOf(mpan);
             var meteringService = _population.MeteringServiceOf(mpan);
             yield return Generated("IF-036", "DSAppActive", _population.RegistrationServiceOf(mpan), mpan, [_population.Roster.SupplierOf(mpan)], i, m =>
             {
@@ -165,8 +168,9 @@ public sealed class MarketTraffic
         {
             var mpan = Mpans[i];
             if (Defaulted(mpan, day)) continue;
-            yield return new PlannedMessage("IF-021", "ActivePower", _population.Roster.DataServiceOf(mpan), mpan, _population.Roster.DistributorOf(mpan),
-                [_population.Roster.SupplierOf(mpan)], builder.Build(Numbers[i]));
+            var sender = _population.DataServiceOf(mpan);
+            yield return new PlannedMessage("IF-021", "ActivePower", sender, mpan, _population.Roster.DistributorOf(mpan),
+                [_population.Roster.SupplierOf(mpan)], AsRole(builder.Build(Numbers[i]), sender, _population.Find(sender).Role));
         }
     }
 
@@ -224,6 +228,19 @@ public sealed class MarketTraffic
 
         custom((JsonObject)message["payload"]!["CustomBlock"]!);
         return new PlannedMessage(channel, eventCode, sender, mpan, distributor, primary, MessageGenerator.ToUtf8(message));
+    }
+
+    /// <summary>
+    /// An IF-021 of the consumption builder (which writes every data service as an SDS) as its sender's role sends it:
+    /// S1.senderRoleID and the role in the sender unique reference.
+    /// </summary>
+    private static byte[] AsRole(byte[] message, string sender, Role role)
+    {
+        if (role == Role.SDS) return message;
+        var text = Encoding.UTF8.GetString(message)
+            .Replace($"\"S-IF-021-{sender}-SDS-", $"\"S-IF-021-{sender}-{role}-", StringComparison.Ordinal)
+            .Replace("\"senderRoleID\":\"SDS\"", $"\"senderRoleID\":\"{role}\"", StringComparison.Ordinal);
+        return Encoding.UTF8.GetBytes(text);
     }
 
     private static JsonObject Block(JsonObject custom, string name) =>

@@ -66,6 +66,22 @@ internal sealed class ParticipantConnection : IDisposable
         }
     }
 
+    /// <summary>Registers this participant's webhook for the status messages about its own messages.</summary>
+    public async Task SetStatusWebhookAsync(string dipId, Uri callback, int maxMessageCount, CancellationToken cancellationToken)
+    {
+        var path = $"statusmessage/config/{dipId}?n={Next()}";
+        using var response = await _http.PostAsJsonAsync(path, new { callbackURL = callback.ToString(), maxMessageCount }, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode) throw Failure("POST", path, response.StatusCode, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Sends status messages (each a DIP StandardResponseBodyType object) about messages this participant received.</summary>
+    public async Task SendStatusAsync(IReadOnlyList<object> statuses, CancellationToken cancellationToken)
+    {
+        var path = $"statusmessage?n={Next()}";
+        using var response = await _http.PostAsJsonAsync(path, statuses, ExactNames, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode) throw Failure("POST", path, response.StatusCode, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>Long-polls a channel for up to <paramref name="max"/> messages.</summary>
     public async Task<List<PulledMessage>> PullAsync(string channel, int max, int waitSeconds, CancellationToken cancellationToken)
     {

@@ -201,4 +201,114 @@ public sealed class DipClientTests(SdkServerFixture fixture)
             Assert.True(result.Accepted, $"{what}: {result.Text}: {result.Help}");
         }
     }
+
+    [Fact]
+    public async Task Requests_of_different_MPANs_go_in_parallel_up_to_the_limit_with_one_result_per_message_in_order()
+    {
+        var mine = NumbersOfOneSender(6000, count: 6);
+        using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(mine[0]), Role.SDS) with { MaxBatchSize = 1, MaxParallelRequests = 3 },
+            FaultyTransport.Wrap(out var transport, holdUntilInFlight: 3));
+        var messages = mine.Select(n => client.Build(fixture.ConsumptionFor(n, new DateOnly(2025, 3, 12)))).ToList();
+
+        var result = await client.SendAsync(messages);
+
+        Assert.True(result.AllAccepted, string.Join("; ", result.Refused.Select(r => r.Help)));
+        Assert.Equal(messages.Select(m => m.SenderUniqueReference), result.Messages.Select(m => m.SenderUniqueReference));
+        Assert.Equal(6, transport().Requests);
+        Assert.Equal(3, transport().MaxInFlight); // three at once, never more
+    }
+
+    [Fact]
+    public async Task Messages_of_one_MPAN_are_sent_one_request_after_another_and_stored_in_the_order_given()
+    {
+        var (a, b) = (NumbersOfOneSender(6500, count: 2)[0], NumbersOfOneSender(6500, count: 2)[1]);
+        using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(a), Role.SDS) with { MaxBatchSize = 1, MaxParallelRequests = 4 },
+            FaultyTransport.Wrap(out var transport, holdUntilInFlight: 2));
+        (long Number, DateOnly Day)[] order = [(a, new(2025, 3, 13)), (b, new(2025, 3, 13)), (a, new(2025, 3, 14)), (a, new(2025, 3, 15)), (b, new(2025, 3, 14))];
+        var messages = order.Select(o => client.Build(fixture.ConsumptionFor(o.Number, o.Day))).ToList();
+
+        var result = await client.SendAsync(messages);
+
+        Assert.True(result.AllAccepted, string.Join("; ", result.Refused.Select(r => r.Help)));
+        Assert.True(transport().MaxInFlight >= 2, "the two MPANs' first messages went together");
+        foreach (var number in new[] { a, b })
+        {
+            var mpan = Server.Builder.MpanOf(number).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var ofMpan = Enumerable.Range(0, order.Length).Where(i => order[i].Number == number).ToList();
+            var events = transport().Publishes.Where(p => p.Body.Contains(mpan, StringComparison.Ordinal)).Select(p => p.Event).ToList();
+            Assert.Equal(Enumerable.Repeat<string[]>(["start", "end"], ofMpan.Count).SelectMany(e => e), events); // each request done before the next started
+            AssertStoredInOrder(result, ofMpan);
+        }
+    }
+
+    [Fact]
+    public async Task Messages_of_one_MPAN_in_one_request_and_the_next_are_stored_in_the_order_given()
+    {
+        var (a, b) = (NumbersOfOneSender(6700, count: 2)[0], NumbersOfOneSender(6700, count: 2)[1]);
+        using var client = new DipClient(fixture.OptionsOf(Server.SenderOf(a), Role.SDS) with { MaxBatchSize = 2, MaxParallelRequests = 4 }, FaultyTransport.Wrap(out var transport));
+        (long Number, DateOnly Day)[] order = [(a, new(2025, 3, 16)), (a, new(2025, 3, 17)), (a, new(2025, 3, 18)), (b, new(2025, 3, 16))];
+
+        var result = await client.SendAsync([.. order.Select(o => client.Build(fixture.ConsumptionFor(o.Number, o.Day)))]);
+
+        Assert.True(result.AllAccepted, string.Join("; ", result.Refused.Select(r => r.Help)));
+        Assert.Equal(2, transport().Requests);
+        Assert.Equal(1, transport().MaxInFlight); // the second request holds the MPAN of the first, so it waited
+        AssertStoredInOrder(result, [0, 1, 2]);
+    }
+
+    /// <summary>The messages at <paramref name="indexes"/> were stored in one partition, in that order.</summary>
+    private static void AssertStoredInOrder(SendResult result, IReadOnlyList<int> indexes)
+    {
+        var stored = indexes.Select(i => result.Messages[i].TransactionId!).Select(t => (Partition: t[^16..^13], Offset: long.Parse(t[^13..], System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.Single(stored.Select(s => s.Partition).Distinct());
+        Assert.Equal(stored.Select(s => s.Offset).Order(), stored.Select(s => s.Offset)); // stored in the order given
+    }
+
+    [Fact]
+    public async Task The_typed_consideration_response_and_status_builders_make_messages_the_backbone_accepts()
+    {
+        using var supplier = new DipClient(fixture.SandboxOptionsOf(Role.SUP));
+        using var registration = new DipClient(fixture.SandboxOptionsOf(Role.REGS));
+        using var dataService = new DipClient(fixture.SandboxOptionsOf(Role.SDS));
+        var ldso = Server.Server.Sandbox.For(Role.LDSO).Participant;
+        var sds = Server.Server.Sandbox.For(Role.SDS).Participant;
+        var sup = Server.Server.Sandbox.For(Role.SUP).Participant;
+        var point = new MeteringPoint("1012345678903", ldso.DipId, "_A");
+        var requesting = new MarketParty(sup.DipId, sup.Mpid);
+        var proposal = new DataServiceProposal { DataService = new MarketParty(sds.DipId, sds.Mpid), EffectiveFrom = new DateOnly(2025, 4, 2), Scenario = "CSP" };
+
+        var consider = await registration.SendAsync(new DataServiceConsiderationRequest
+        {
+            Point = point, Proposal = proposal, RequestingSupplier = requesting, RegistrationId = "c0ffee00-0000-4000-8000-000000000002", Recipients = [sds.DipId],
+        });
+        var accept = await dataService.SendAsync(new DataServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [registration.Options.DipId] });
+        var reject = await dataService.SendAsync(new DataServiceAppointmentResponse
+        {
+            Point = point, Proposal = proposal, RequestingSupplier = requesting, Accept = false, RejectionReason = "REJ001 - No contract with the supplier",
+            Recipients = [registration.Options.DipId],
+        });
+        var accepted = await registration.SendAsync(new DataServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [sup.DipId] });
+        var lapsed = await registration.SendAsync(new DataServiceAppointmentStatus
+        {
+            Point = point, Proposal = proposal, RequestingSupplier = requesting, Outcome = AppointmentOutcome.Lapsed, Reason = "LAP001 - No answer in five working days",
+            Recipients = [sup.DipId],
+        });
+
+        foreach (var (what, result) in new[] { ("IF-033", consider), ("IF-034 accept", accept), ("IF-034 reject", reject), ("IF-035 accepted", accepted), ("IF-035 lapsed", lapsed) })
+        {
+            Assert.True(result.Accepted, $"{what}: {result.Text}: {result.Help}");
+        }
+
+        var built = registration.Build(new DataServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Outcome = AppointmentOutcome.Rejected, Reason = "R" });
+        Assert.Equal("[DSAppRejected]", built.CommonBlock["S0"]!["eventCode"]!.GetValue<string>());
+        Assert.Equal("R", built.CustomBlock!["B007"]!["responseCode"]!.GetValue<string>());
+        Assert.Throws<ArgumentException>(() => dataService.Build(new DataServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Accept = false }));
+    }
+
+    /// <summary><paramref name="count"/> generated MPAN numbers from <paramref name="from"/> on that one data service sends for.</summary>
+    private long[] NumbersOfOneSender(long from, int count)
+    {
+        var sender = Server.SenderOf(from);
+        return [.. Enumerable.Range(0, 400).Select(i => from + i).Where(n => Server.SenderOf(n) == sender).Take(count)];
+    }
 }
