@@ -103,6 +103,7 @@ public sealed class PublishPipeline
         var keysInBatch = new Dictionary<ulong, int>();
         var recipients = new RoutedRecipients();
         var acceptedAt = _time.GetUtcNow();
+        var acceptedDay = DateOnly.FromDateTime(acceptedAt.UtcDateTime); // the day of the transaction IDs: routing reads appointments as of it
 
         for (var i = 0; i < ranges.Count; i++)
         {
@@ -116,7 +117,7 @@ public sealed class PublishPipeline
 
             if (verdict.IsValid)
             {
-                verdict = _appointments.Route(definition, facts, caller.Environment, recipients);
+                verdict = _appointments.Route(definition, facts, caller.Environment, recipients, acceptedDay);
             }
 
             if (!verdict.IsValid)

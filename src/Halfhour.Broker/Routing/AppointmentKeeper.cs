@@ -47,13 +47,16 @@ public sealed class AppointmentKeeper
         }
     }
 
-    /// <summary>Fills <paramref name="recipients"/> for a valid message; a failure names the recipient at fault.</summary>
-    public ValidationResult Route(InterfaceDefinition definition, MessageFacts facts, MarketEnvironment environment, RoutedRecipients recipients)
+    /// <summary>
+    /// Fills <paramref name="recipients"/> for a valid message, with appointments as of <paramref name="day"/> (the day it is
+    /// accepted on, so the routing and the date in its transaction ID agree across midnight); a failure names the recipient at fault.
+    /// </summary>
+    public ValidationResult Route(InterfaceDefinition definition, MessageFacts facts, MarketEnvironment environment, RoutedRecipients recipients, DateOnly? day = null)
     {
         var book = _books[environment];
         lock (book)
         {
-            return _router.Route(definition, facts, environment, recipients);
+            return _router.Route(definition, facts, environment, recipients, day);
         }
     }
 

@@ -33,8 +33,9 @@ public sealed class Router
     /// Fills <paramref name="recipients"/> for a validated message of <paramref name="definition"/> described by
     /// <paramref name="facts"/>; returns <see cref="MessageCode.InvalidRecipient"/> (with the pointer of the entry)
     /// when a primary recipient is unknown, of another environment, or holds no receiving role of the interface.
+    /// Appointments are read as of <paramref name="day"/> (the day the message is accepted on; today by the router's clock when null).
     /// </summary>
-    public ValidationResult Route(InterfaceDefinition definition, MessageFacts facts, MarketEnvironment environment, RoutedRecipients recipients)
+    public ValidationResult Route(InterfaceDefinition definition, MessageFacts facts, MarketEnvironment environment, RoutedRecipients recipients, DateOnly? day = null)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(facts);
@@ -60,7 +61,7 @@ public sealed class Router
 
         var hasMpan = long.TryParse(facts.Mpan, NumberStyles.None, CultureInfo.InvariantCulture, out var mpan);
         var book = hasMpan ? _appointments(environment) : null;
-        var today = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
+        var today = day ?? DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
         for (var r = 0; r < receiving.Count; r++)
         {
             var role = receiving[r];

@@ -101,6 +101,28 @@ public class RouterTests
     }
 
     [Fact]
+    public void Routing_as_of_a_given_day_reads_the_appointments_of_that_day_not_the_clocks()
+    {
+        // A message accepted just before midnight is routed as of its acceptance day, even if the clock has turned.
+        var (facts, mpan) = Consumed(4);
+        facts.PrimaryRecipients.Clear();
+        var current = _messages.Roster.SupplierOf(mpan);
+        var next = _messages.Roster.Suppliers.First(s => s != current);
+        Appoint(mpan, AppointedRole.Supplier, current, Today.AddDays(-300));
+        Appoint(mpan, AppointedRole.Supplier, next, Today.AddDays(1));
+
+        var tomorrow = new RoutedRecipients();
+        _router.Route(Consumption, facts, MarketEnvironment.PRD, tomorrow, Today.AddDays(1));
+        Assert.Contains(next, tomorrow.Secondary);
+        Assert.DoesNotContain(current, tomorrow.Secondary);
+
+        var today = new RoutedRecipients();
+        _router.Route(Consumption, facts, MarketEnvironment.PRD, today, Today);
+        Assert.Contains(current, today.Secondary);
+        Assert.DoesNotContain(next, today.Secondary);
+    }
+
+    [Fact]
     public void An_MPAN_the_book_does_not_know_still_reaches_its_LDSO_and_the_central_services_but_no_supplier_by_guess()
     {
         var (facts, mpan) = Consumed(4);
