@@ -63,14 +63,20 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
                 attempt => (attempt + lane) % 2 == 0 ? market.Sender(dipId).Client : cluster.ClientsOfB[dipId])))).ToList();
 
         var report = new List<string>();
+        var resumes = new List<double>();
         try
         {
             for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
             {
+                // One fault at a time, as R3 is built to survive: the NATS node restarted last round has caught up (its
+                // streams are current) before the next leader dies; otherwise a stream whose third replica is still behind
+                // loses its quorum and waits for the catch-up, which is a double failure, not a failover.
+                foreach (var natsNode in cluster.Nats.Nodes) await natsNode.WaitHealthyAsync();
                 await Task.Delay(TimeSpan.FromSeconds(round == 1 ? 4 : 1.5)); // traffic flowing through both nodes first
                 var leader = await cluster.LeaderOfAsync(HalfhourCluster.ConsumptionStream);
-                var natsNode = cluster.Nats.Node(leader);
-                await natsNode.KillAsync();
+                var leaderNode = cluster.Nats.Node(leader);
+                var leaderKilledAt = DateTime.UtcNow;
+                await leaderNode.KillAsync();
                 await Task.Delay(TimeSpan.FromSeconds(1));
 
                 var (name, node) = round % 2 == 1 ? ("A", cluster.NodeA) : ("B", cluster.NodeB);
@@ -86,11 +92,13 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
                 }
 
                 var resumed = killedAt.Elapsed;
+                resumes.Add(resumed.TotalSeconds);
                 var stalled = cluster.Receivers.Where(r => r.Value.Taken.Count <= before[r.Key] + 1).Select(r => r.Key).ToList();
                 Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled)} did not resume within {ResumeBound} of killing node {name} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
-                report.Add(string.Create(CultureInfo.InvariantCulture, $"round {round}: killed stream leader {leader}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
+                report.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"round {round}: killed stream leader {leader} at {leaderKilledAt:HH:mm:ss.fff}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
 
-                await natsNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
+                await leaderNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
                 await node.StartAsync();
             }
 
@@ -115,6 +123,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             var missing = ledger.Missing();
             var copies = cluster.Receivers.Sum(r => r.Value.Taken.Count);
             output.WriteLine(string.Join('\n', report));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resume after each round (s): {string.Join(", ", resumes.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}; longest {resumes.DefaultIfEmpty().Max():F1}"));
             output.WriteLine($"{ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
                 $"{copies} copies pushed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
             Assert.True(report.Count >= Math.Min(rounds, 3), $"only {report.Count} rounds fitted in the budget");
