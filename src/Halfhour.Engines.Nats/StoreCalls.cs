@@ -56,6 +56,43 @@ internal sealed class StoreCalls : IDisposable
         long? retryUntil = null)
         => RunAsync(kind, subject, call, retryUntil ?? Deadline(), cancellationToken);
 
+    /// <summary>
+    /// A key-value create (<paramref name="expectedRevision"/> null) or compare-and-set, made safe to send again: when
+    /// an attempt gets no answer, the entry is read back — holding <paramref name="value"/> at a new revision, the write
+    /// landed (success); still as before, it did not, and it is sent again, until the store's request timeout. Anything
+    /// else (another writer's value) returns the unanswered attempt's failure, which the caller handles by reading again.
+    /// </summary>
+    public async ValueTask<NatsResult<ulong>> WriteAsync(string kind, INatsKVStore bucket, string key, byte[] value, ulong? expectedRevision,
+        CancellationToken cancellationToken)
+    {
+        var until = Deadline();
+        while (true)
+        {
+            var result = await RunAsync(kind, key, ct => expectedRevision is { } revision
+                ? bucket.TryUpdateAsync(key, value, revision, cancellationToken: ct)
+                : bucket.TryCreateAsync(key, value, cancellationToken: ct), cancellationToken);
+            if (result.Success || !IsUnanswered(result.Error))
+            {
+                return result;
+            }
+
+            var entry = await RetryAsync(kind + " check", key, ct => bucket.TryGetEntryAsync<byte[]>(key, cancellationToken: ct), cancellationToken, until);
+            var landed = entry.Success && entry.Value.Revision != expectedRevision && (entry.Value.Value ?? []).AsSpan().SequenceEqual(value);
+            if (landed)
+            {
+                return entry.Value.Revision;
+            }
+
+            var notYet = expectedRevision is { } expected
+                ? entry.Success && entry.Value.Revision == expected
+                : !entry.Success && entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException;
+            if (!notYet || Stopwatch.GetTimestamp() >= until)
+            {
+                return result;
+            }
+        }
+    }
+
     /// <summary>The <see cref="Stopwatch"/> timestamp the store's request timeout from now.</summary>
     public long Deadline() => Stopwatch.GetTimestamp() + (long)(_retryFor.TotalSeconds * Stopwatch.Frequency);
 

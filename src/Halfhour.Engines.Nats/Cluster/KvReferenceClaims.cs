@@ -46,7 +46,7 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
         {
             while (true)
             {
-                var created = await calls.RunAsync("claim create", kvKey, ct => bucket.TryCreateAsync(kvKey, held, cancellationToken: ct), cancellationToken);
+                var created = await calls.WriteAsync("claim create", bucket, kvKey, held, null, cancellationToken);
                 if (created.Success)
                 {
                     _held[key] = created.Value;
@@ -82,7 +82,7 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
                 }
 
                 var revision = entry.Value.Revision;
-                var taken = await calls.RunAsync("claim take", kvKey, ct => bucket.TryUpdateAsync(kvKey, held, revision, cancellationToken: ct), cancellationToken);
+                var taken = await calls.WriteAsync("claim take", bucket, kvKey, held, revision, cancellationToken);
                 if (taken.Success)
                 {
                     _held[key] = taken.Value;

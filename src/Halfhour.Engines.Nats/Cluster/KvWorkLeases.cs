@@ -50,7 +50,7 @@ internal sealed class KvWorkLeases : IWorkLeases
 
         try
         {
-            var created = await _calls.RunAsync("lease create", work, ct => _bucket.TryCreateAsync(work, _node, cancellationToken: ct), cancellationToken);
+            var created = await _calls.WriteAsync("lease create", _bucket, work, _node, null, cancellationToken);
             if (created.Success)
             {
                 _held[work] = new Held(created.Value, _time.GetUtcNow());
@@ -62,7 +62,7 @@ internal sealed class KvWorkLeases : IWorkLeases
             if (entry.Success && entry.Value.Value is { } holder && holder.AsSpan().SequenceEqual(_node))
             {
                 var revision = entry.Value.Revision;
-                var renewed = await _calls.RunAsync("lease update", work, ct => _bucket.TryUpdateAsync(work, _node, revision, cancellationToken: ct), cancellationToken);
+                var renewed = await _calls.WriteAsync("lease update", _bucket, work, _node, revision, cancellationToken);
                 if (renewed.Success)
                 {
                     _held[work] = new Held(renewed.Value, _time.GetUtcNow());
@@ -159,7 +159,7 @@ internal sealed class KvWorkLeases : IWorkLeases
                 {
                     try
                     {
-                        var renewed = await _calls.RunAsync("lease renew", work, ct => _bucket.TryUpdateAsync(work, _node, held.Revision, cancellationToken: ct), _stopping.Token);
+                        var renewed = await _calls.WriteAsync("lease renew", _bucket, work, _node, held.Revision, _stopping.Token);
                         if (renewed.Success)
                         {
                             _held[work] = new Held(renewed.Value, _time.GetUtcNow());

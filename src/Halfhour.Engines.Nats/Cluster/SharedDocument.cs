@@ -49,9 +49,7 @@ public sealed class SharedDocument
     {
         try
         {
-            var result = expectedRevision == 0
-                ? await _calls.RunAsync("document create", _key, ct => _bucket.TryCreateAsync(_key, document, cancellationToken: ct), cancellationToken)
-                : await _calls.RunAsync("document update", _key, ct => _bucket.TryUpdateAsync(_key, document, expectedRevision, cancellationToken: ct), cancellationToken);
+            var result = await _calls.WriteAsync("document write", _bucket, _key, document, expectedRevision == 0 ? null : expectedRevision, cancellationToken);
             if (result.Success)
             {
                 return result.Value;

@@ -67,9 +67,7 @@ internal sealed class KvCursorStore(INatsKVStore bucket, StoreCalls calls)
             }
 
             var value = Encode(positions);
-            var result = revision is { } r
-                ? await calls.RunAsync("cursor update", key, ct => bucket.TryUpdateAsync(key, value, r, cancellationToken: ct), cancellationToken)
-                : await calls.RunAsync("cursor create", key, ct => bucket.TryCreateAsync(key, value, cancellationToken: ct), cancellationToken);
+            var result = await calls.WriteAsync("cursor write", bucket, key, value, revision, cancellationToken);
             if (result.Success)
             {
                 return;
