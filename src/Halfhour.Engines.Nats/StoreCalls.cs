@@ -45,7 +45,7 @@ internal sealed class StoreCalls : IDisposable
 
     /// <summary>Runs <paramref name="call"/> once (it must not be repeated blindly: a key-value create or compare-and-set), logging it when slow or failed.</summary>
     public ValueTask<T> RunAsync<T>(string kind, string subject, Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken)
-        => RunAsync(kind, subject, call, retryUntil: null, cancellationToken);
+        => RunAsync(kind, subject, call, retryUntil: null, quiet: false, cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="call"/>, which is safe to repeat (a read, a publish with a message ID), and sends it again
@@ -54,7 +54,7 @@ internal sealed class StoreCalls : IDisposable
     /// </summary>
     public ValueTask<T> RetryAsync<T>(string kind, string subject, Func<CancellationToken, ValueTask<T>> call, CancellationToken cancellationToken,
         long? retryUntil = null)
-        => RunAsync(kind, subject, call, retryUntil ?? Deadline(), cancellationToken);
+        => RunAsync(kind, subject, call, retryUntil ?? Deadline(), quiet: false, cancellationToken);
 
     /// <summary>
     /// A key-value create (<paramref name="expectedRevision"/> null) or compare-and-set, made safe to send again: when
@@ -65,14 +65,21 @@ internal sealed class StoreCalls : IDisposable
     public async ValueTask<NatsResult<ulong>> WriteAsync(string kind, INatsKVStore bucket, string key, byte[] value, ulong? expectedRevision,
         CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         var until = Deadline();
-        while (true)
+        for (var attempt = 1; ; attempt++)
         {
             var result = await RunAsync(kind, key, ct => expectedRevision is { } revision
                 ? bucket.TryUpdateAsync(key, value, revision, cancellationToken: ct)
-                : bucket.TryCreateAsync(key, value, cancellationToken: ct), cancellationToken);
+                : bucket.TryCreateAsync(key, value, cancellationToken: ct), retryUntil: null, quiet: true, cancellationToken);
             if (result.Success || !IsUnanswered(result.Error))
             {
+                if (attempt > 1)
+                {
+                    _log.LogInformation("{Kind} {Subject} answered after {Milliseconds} ms, {Attempts} attempts", kind, key,
+                        (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, attempt);
+                }
+
                 return result;
             }
 
@@ -80,6 +87,7 @@ internal sealed class StoreCalls : IDisposable
             var landed = entry.Success && entry.Value.Revision != expectedRevision && (entry.Value.Value ?? []).AsSpan().SequenceEqual(value);
             if (landed)
             {
+                _log.LogInformation("{Kind} {Subject}: attempt {Attempt} got no answer but was applied", kind, key, attempt);
                 return entry.Value.Revision;
             }
 
@@ -88,6 +96,7 @@ internal sealed class StoreCalls : IDisposable
                 : !entry.Success && entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException;
             if (!notYet || Stopwatch.GetTimestamp() >= until)
             {
+                Failed(kind, key, started, attempt, result.Error);
                 return result;
             }
         }
@@ -106,7 +115,9 @@ internal sealed class StoreCalls : IDisposable
         => error is NatsJSPublishNoResponseException or NatsJSApiNoResponseException or NatsNoReplyException or NatsNoRespondersException
             or NatsTimeoutException or NatsJSTimeoutException or NatsJSConnectionException or NatsJSApiException { Error.Code: 503 };
 
-    private async ValueTask<T> RunAsync<T>(string kind, string subject, Func<CancellationToken, ValueTask<T>> call, long? retryUntil, CancellationToken cancellationToken)
+    // quiet: an attempt of a caller that reports the outcome itself (no line for a failure).
+    private async ValueTask<T> RunAsync<T>(string kind, string subject, Func<CancellationToken, ValueTask<T>> call, long? retryUntil, bool quiet,
+        CancellationToken cancellationToken)
     {
         var id = Interlocked.Increment(ref _next);
         var started = Stopwatch.GetTimestamp();
@@ -148,7 +159,11 @@ internal sealed class StoreCalls : IDisposable
 
                 if (retryUntil is not { } until || Stopwatch.GetTimestamp() >= until || cancellationToken.IsCancellationRequested)
                 {
-                    Failed(kind, subject, started, attempt, unanswered);
+                    if (!quiet)
+                    {
+                        Failed(kind, subject, started, attempt, unanswered);
+                    }
+
                     if (!returned)
                     {
                         ExceptionDispatchInfo.Throw(unanswered);
