@@ -20,12 +20,12 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
     /// <summary>
     /// "Delivery resumes within seconds": a new stream leader is elected within ~5-8 s (nats-server 2.9), every JetStream
     /// request is sent again every 2 s until it is answered, and a dead node's delivery leases lapse within 6 s and are
-    /// taken within a second. Rounds resumed after 7.6-11.7 s here at load averages of 5-27 on 2 cores, and once after
-    /// 18.9 s, when the killed server also led the meta group: 2.9 answers message gets and consumer creates with 503
-    /// until a new meta leader is elected, which took ~15 s at load 25. 25 s holds that on a loaded machine and still
-    /// fails the old behaviour (a 10 s request timeout waited out twice, then the lease: 16-62 s).
+    /// taken within a second. Rounds resumed after 7.6-11.7 s here at load averages of 5-27 on 2 cores; twice later,
+    /// when nats-server 2.9 itself was slow to elect under that load: 18.9 s (the killed server also led the meta group,
+    /// and message gets and consumer creates are answered 503 until a new meta leader is elected) and 22.3 s (one inbox
+    /// stream without a leader for ~23 s). 30 s holds that on a loaded machine; the time of every round is printed.
     /// </summary>
-    private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(25);
+    private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a round waits for deliveries to resume before it reports what stalled (longer than the bound, so a slow round says how slow).</summary>
     private static readonly TimeSpan ResumeWait = TimeSpan.FromSeconds(60);
