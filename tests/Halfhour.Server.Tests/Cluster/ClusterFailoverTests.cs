@@ -75,10 +75,10 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
         {
             for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
             {
-                // One fault at a time, as R3 is built to survive: the NATS node restarted last round has caught up (its
-                // streams are current) before the next leader dies; otherwise a stream whose third replica is still behind
-                // loses its quorum and waits for the catch-up, which is a double failure, not a failover.
-                foreach (var natsNode in cluster.Nats.Nodes) await natsNode.WaitHealthyAsync();
+                // One fault at a time, as R3 is built to survive: the NATS node restarted last round has caught up (every
+                // stream's replicas current) before the next leader dies; otherwise a stream whose third replica is still
+                // behind loses its quorum and waits for the catch-up, which is a double failure, not a failover.
+                await cluster.WaitReplicasCurrentAsync(TimeSpan.FromSeconds(60));
                 await Task.Delay(TimeSpan.FromSeconds(round == 1 ? 4 : 1.5)); // traffic flowing through both nodes first
                 var leader = await cluster.LeaderOfAsync(HalfhourCluster.ConsumptionStream);
                 var leaderNode = cluster.Nats.Node(leader);
