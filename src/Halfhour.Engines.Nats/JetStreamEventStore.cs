@@ -60,13 +60,18 @@ public sealed class JetStreamEventStore : IEventStore
     private long _consumersFailedUntil;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
+    private readonly NatsJSContext _admin;
     private readonly JetStreamStoreOptions _options;
     private readonly StreamNaming _naming;
     private readonly KvCursorStore _cursors;
     private readonly ConcurrentDictionary<string, bool> _topics = new(StringComparer.Ordinal);
+    private readonly StoreCalls _calls;
 
-    private JetStreamEventStore(NatsConnection connection, NatsJSContext js, JetStreamStoreOptions options, StreamNaming naming, KvCursorStore cursors)
+    private JetStreamEventStore(NatsConnection connection, NatsJSContext js, NatsJSContext admin, JetStreamStoreOptions options, StreamNaming naming,
+        KvCursorStore cursors, StoreCalls calls)
     {
+        _admin = admin;
+        _calls = calls;
         _connection = connection;
         _js = js;
         _options = options;
@@ -82,17 +87,22 @@ public sealed class JetStreamEventStore : IEventStore
     {
         ArgumentNullException.ThrowIfNull(options);
         var connection = new NatsConnection(options.ToNatsOpts());
+        var calls = new StoreCalls(options.LoggerFactory, options.RequestTimeout);
         try
         {
             await connection.ConnectAsync();
+            // Requests wait AttemptTimeout (the connection's request timeout); creating and inspecting streams, rare and
+            // needing the meta leader, waits the whole RequestTimeout.
             var js = new NatsJSContext(connection);
-            await js.GetAccountInfoAsync(cancellationToken); // throws when JetStream is not enabled
+            var admin = new NatsJSContext(connection, new NatsJSOpts(connection.Opts, requestTimeout: options.RequestTimeout));
+            await admin.GetAccountInfoAsync(cancellationToken); // throws when JetStream is not enabled
             var naming = new StreamNaming(options.StreamPrefix, options.SubjectPrefix);
-            var bucket = await OpenBucketAsync(js, options, naming.CursorBucket, "Halfhour durable cursors: one entry per cursor name", TimeSpan.Zero, cancellationToken);
-            return new JetStreamEventStore(connection, js, options, naming, new KvCursorStore(bucket));
+            var bucket = await OpenBucketAsync(js, admin, calls, options, naming.CursorBucket, "Halfhour durable cursors: one entry per cursor name", TimeSpan.Zero, cancellationToken);
+            return new JetStreamEventStore(connection, js, admin, options, naming, new KvCursorStore(bucket, calls), calls);
         }
         catch
         {
+            calls.Dispose();
             await connection.DisposeAsync();
             throw;
         }
@@ -109,26 +119,44 @@ public sealed class JetStreamEventStore : IEventStore
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
         time ??= TimeProvider.System;
-        var references = await OpenBucketAsync(_js, _options, _naming.ReferenceBucket,
+        var references = await OpenBucketAsync(_js, _admin, _calls, _options, _naming.ReferenceBucket,
             "Halfhour sender unique references: one entry per (environment, sender, reference)", deduplicationWindow, cancellationToken);
-        var leases = await OpenBucketAsync(_js, _options, _naming.LeaseBucket, "Halfhour work leases: one entry per leased work, naming its holder",
+        var leases = await OpenBucketAsync(_js, _admin, _calls, _options, _naming.LeaseBucket, "Halfhour work leases: one entry per leased work, naming its holder",
             leaseTimeToLive, cancellationToken);
-        return new BrokerCluster(nodeId, new KvReferenceClaims(references, nodeId, time), new KvWorkLeases(leases, nodeId, leaseTimeToLive, time));
+        var workLeases = new KvWorkLeases(leases, nodeId, leaseTimeToLive, time, _calls);
+        try
+        {
+            // This node's own lease, renewed while it runs: claims it leaves when it dies are taken over once it lapses.
+            if (!await workLeases.KeepAsync(KvWorkLeases.NodeLeaseOf(nodeId), cancellationToken))
+            {
+                throw new InvalidOperationException($"Another broker node runs with the node ID '{nodeId}'; give each node its own.");
+            }
+        }
+        catch
+        {
+            await workLeases.DisposeAsync();
+            throw;
+        }
+
+        var claims = new KvReferenceClaims(references, nodeId, time, _calls,
+            (holder, ct) => workLeases.IsHeldAsync(KvWorkLeases.NodeLeaseOf(holder), ct));
+        return new BrokerCluster(nodeId, claims, workLeases);
     }
 
     /// <summary>A document shared by every broker node of the deployment (the participant registry), in the store's documents bucket.</summary>
     public async Task<SharedDocument> OpenDocumentAsync(string name, CancellationToken cancellationToken = default)
     {
-        var bucket = await OpenBucketAsync(_js, _options, _naming.DocumentBucket, "Halfhour shared documents: one entry per document, replaced whole",
+        var bucket = await OpenBucketAsync(_js, _admin, _calls, _options, _naming.DocumentBucket, "Halfhour shared documents: one entry per document, replaced whole",
             TimeSpan.Zero, cancellationToken);
-        return new SharedDocument(bucket, KvCursorStore.KeyOf(name));
+        return new SharedDocument(bucket, KvCursorStore.KeyOf(name), _calls);
     }
 
     /// <summary>Opens (or creates) a key-value bucket of one value per key and checks the server honoured its replicas, storage and age.</summary>
-    private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, JetStreamStoreOptions options, string name, string description, TimeSpan maxAge,
-        CancellationToken cancellationToken)
+    /// <remarks>The bucket is created through <paramref name="admin"/> (waits the request timeout) and used through <paramref name="js"/> (each request waits the attempt timeout).</remarks>
+    private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, NatsJSContext admin, StoreCalls calls, JetStreamStoreOptions options, string name, string description,
+        TimeSpan maxAge, CancellationToken cancellationToken)
     {
-        var bucket = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(name)
+        await new NatsKVContext(admin).CreateOrUpdateStoreAsync(new NatsKVConfig(name)
         {
             History = 1,
             NumberOfReplicas = options.Replicas,
@@ -137,11 +165,11 @@ public sealed class JetStreamEventStore : IEventStore
             MaxAge = maxAge,
         }, cancellationToken);
         var stream = "KV_" + name;
-        var config = (await js.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.Config;
+        var config = (await admin.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.Config;
         StreamConfigCheck.Require(config.NumReplicas == options.Replicas, stream, "replicas", options.Replicas, config.NumReplicas);
         StreamConfigCheck.Require(config.Storage == StreamConfigStorage.File, stream, "storage", "file", config.Storage);
         StreamConfigCheck.Require(config.MaxAge == maxAge, stream, "max age", maxAge, config.MaxAge);
-        return bucket;
+        return await calls.RetryAsync("bucket", name, ct => new NatsKVContext(js).GetStoreAsync(name, ct), cancellationToken);
     }
 
     /// <summary>The stream that holds a topic (for operators and tests).</summary>
@@ -174,7 +202,7 @@ public sealed class JetStreamEventStore : IEventStore
         StreamInfo info;
         try
         {
-            info = (await _js.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
+            info = (await _admin.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
             // An existing topic keeps its partition count; but it must be this topic's stream.
             StreamConfigCheck.Require(info.Config.Subjects?.Contains(_naming.WildcardOf(spec.Name)) == true, name, "subjects",
                 _naming.WildcardOf(spec.Name), string.Join(',', info.Config.Subjects ?? []));
@@ -183,11 +211,11 @@ public sealed class JetStreamEventStore : IEventStore
         {
             try
             {
-                info = (await _js.CreateStreamAsync(wanted, cancellationToken)).Info;
+                info = (await _admin.CreateStreamAsync(wanted, cancellationToken)).Info;
             }
             catch (NatsJSApiException race) when (race.Error.ErrCode == 10058) // created meanwhile by another broker node
             {
-                info = (await _js.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
+                info = (await _admin.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
             }
 
             StreamConfigCheck.Verify(wanted, info.Config);
@@ -221,9 +249,10 @@ public sealed class JetStreamEventStore : IEventStore
         }
 
         var tasks = new List<Task>(lanes.Count);
+        var deadline = _calls.Deadline(); // the whole group's: a lane's records do not each get the full request timeout
         foreach (var lane in lanes.Values)
         {
-            tasks.Add(PublishLaneAsync(writes, lane, offsets, cancellationToken));
+            tasks.Add(PublishLaneAsync(writes, lane, offsets, deadline, cancellationToken));
         }
 
         try
@@ -350,7 +379,7 @@ public sealed class JetStreamEventStore : IEventStore
             return new PartitionRange(first.Offset, Math.Max(first.Offset, last?.Offset ?? first.Offset) + 1);
         }
 
-        var state = (await _js.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.State;
+        var state = (await StreamInfoAsync(stream, cancellationToken)).State;
         var empty = Math.Max(0, OffsetOf(state.FirstSeq));
         return new PartitionRange(empty, empty);
     }
@@ -444,9 +473,13 @@ public sealed class JetStreamEventStore : IEventStore
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _calls.Dispose();
+        return _connection.DisposeAsync();
+    }
 
-    private async Task PublishLaneAsync(IReadOnlyList<EventWrite> writes, List<int> lane, long[] offsets, CancellationToken cancellationToken)
+    private async Task PublishLaneAsync(IReadOnlyList<EventWrite> writes, List<int> lane, long[] offsets, long deadline, CancellationToken cancellationToken)
     {
         foreach (var i in lane)
         {
@@ -459,9 +492,14 @@ public sealed class JetStreamEventStore : IEventStore
             }
 
             // Nats-Msg-Id: a retry of this record within the duplicate window is acknowledged with the
-            // original sequence (ack.Duplicate) instead of being stored again.
-            var ack = await _js.PublishAsync(_naming.SubjectOf(write.Topic, write.Partition), write.Value.ToArray(),
-                opts: new NatsJSPubOpts { MsgId = write.IdempotencyKey }, headers: headers, cancellationToken: cancellationToken);
+            // original sequence (ack.Duplicate) instead of being stored again — the caller's retry of a failed group
+            // (its idempotency key), and this store's own when a publish got no answer (a record without a key gets an
+            // ID for this append), so each is sent again until acknowledged.
+            var subject = _naming.SubjectOf(write.Topic, write.Partition);
+            var value = write.Value.ToArray();
+            var options = new NatsJSPubOpts { MsgId = write.IdempotencyKey ?? Guid.NewGuid().ToString("N") };
+            var ack = await _calls.RetryAsync("publish", subject, ct => _js.PublishAsync(subject, value, opts: options, headers: headers, cancellationToken: ct),
+                cancellationToken, deadline);
             if (!ack.Duplicate)
             {
                 ack.EnsureSuccess(); // server-side errors (wrong stream, storage full) arrive inside the ack
@@ -479,8 +517,8 @@ public sealed class JetStreamEventStore : IEventStore
         {
             // The stream's own get, answered by its leader: a direct get may be served by a replica that
             // has not applied the latest commit, and a missed record here would make a waiter sleep.
-            var response = await _js.JSRequestResponseAsync<StreamMsgGetRequest, StreamMsgGetResponse>($"{_js.Opts.Prefix}.STREAM.MSG.GET.{stream}",
-                request, cancellationToken);
+            var response = await _calls.RetryAsync("get", stream, ct => _js.JSRequestResponseAsync<StreamMsgGetRequest, StreamMsgGetResponse>(
+                $"{_js.Opts.Prefix}.STREAM.MSG.GET.{stream}", request, ct), cancellationToken);
             var message = response.Message;
             return new StoredEvent(OffsetOf(message.Seq), message.Time, KeyOfRaw(message.Hdrs), message.Data.ToArray());
         }
@@ -517,7 +555,7 @@ public sealed class JetStreamEventStore : IEventStore
             config.OptStartTime = startTime;
         }
 
-        var consumer = await _js.CreateOrUpdateConsumerAsync(stream, config, cancellationToken);
+        var consumer = await _calls.RunAsync("consumer create", stream, ct => _js.CreateOrUpdateConsumerAsync(stream, config, ct), cancellationToken);
         if (consumer.Info.Config.FilterSubject != subject)
         {
             await DeleteQuietlyAsync(stream, consumer.Info.Name);
@@ -526,6 +564,9 @@ public sealed class JetStreamEventStore : IEventStore
 
         return consumer;
     }
+
+    private async ValueTask<StreamInfo> StreamInfoAsync(string stream, CancellationToken cancellationToken)
+        => (await _calls.RetryAsync("stream info", stream, ct => _js.GetStreamAsync(stream, cancellationToken: ct), cancellationToken)).Info;
 
     /// <summary>The offset of a stream sequence number (sequences start at 1, offsets at 0).</summary>
     internal static long OffsetOf(ulong sequence) => (long)sequence - 1;
@@ -540,7 +581,7 @@ public sealed class JetStreamEventStore : IEventStore
     {
         try
         {
-            await _js.DeleteConsumerAsync(stream, consumer);
+            await _calls.RunAsync("consumer delete", stream, ct => _js.DeleteConsumerAsync(stream, consumer, ct), default);
         }
         catch (NatsException)
         {
@@ -559,7 +600,7 @@ public sealed class JetStreamEventStore : IEventStore
 
         try
         {
-            var info = (await _js.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info;
+            var info = await StreamInfoAsync(stream, cancellationToken);
             StreamConfigCheck.Require(info.Config.Subjects?.Contains(_naming.WildcardOf(topic)) == true, stream, "subjects",
                 _naming.WildcardOf(topic), string.Join(',', info.Config.Subjects ?? []));
         }

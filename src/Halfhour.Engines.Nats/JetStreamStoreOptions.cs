@@ -1,4 +1,6 @@
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 
 namespace Halfhour.Engines.Nats;
@@ -57,17 +59,35 @@ public sealed record JetStreamStoreOptions
     public long? MaxBytesPerTopic { get; init; }
 
     /// <summary>
-    /// How long one JetStream API call or publish acknowledgement may take. Ten seconds: a Raft leader
-    /// election after a node failure takes a few seconds, and an append should ride it out, not fail.
+    /// How long an append keeps trying, and how long creating or inspecting a stream may take. Ten seconds: a Raft
+    /// leader election after a node failure takes a few seconds (4-9 s on nats-server 2.9), and an append should ride
+    /// it out, not fail. An append does not wait this long for one answer: it sends each record again (with the same
+    /// <c>Nats-Msg-Id</c>, so the server stores it once) every <see cref="AttemptTimeout"/> until it is acknowledged
+    /// or this has passed.
     /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long one request waits for its answer: a publish acknowledgement (then the record is sent again), a
+    /// message get, a consumer's creation, a key-value read or write (cursors, claims, leases, shared documents).
+    /// Two seconds: answers take milliseconds, even on a loaded machine well under a second, but a request that
+    /// reached a stream whose leader just died, or that was in flight on a connection that dropped, is never
+    /// answered; the caller's retry, sent after this rather than after <see cref="RequestTimeout"/>, reaches the new
+    /// leader as soon as it is elected.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Where the store and the NATS client log (slow or failed JetStream calls, reconnects); nothing by default.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     /// <summary>The nats.net connection options these describe.</summary>
     public NatsOpts ToNatsOpts() => NatsOpts.Default with
     {
         Url = string.Join(',', Urls),
         Name = "halfhour-broker",
-        RequestTimeout = RequestTimeout,
+        // Every request's own deadline (key-value direct gets are plain requests): see AttemptTimeout.
+        RequestTimeout = AttemptTimeout < RequestTimeout ? AttemptTimeout : RequestTimeout,
+        LoggerFactory = LoggerFactory,
         // nats.net drops messages when a subscription's buffer is full by default; a read of a
         // stream must never lose a record silently, so a full buffer holds the socket reader back instead.
         SubPendingChannelFullMode = BoundedChannelFullMode.Wait,

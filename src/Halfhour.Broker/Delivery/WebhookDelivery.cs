@@ -223,7 +223,9 @@ public sealed class WebhookDelivery : IAsyncDisposable
                         {
                             if (!await HoldAsync(subscription, leases, work, cancellationToken))
                             {
-                                await Task.Delay(leases.TakeOverWithin / 2, cancellationToken);
+                                // Held elsewhere: look again often (a create that fails costs one small request), so a dead
+                                // holder's channel is taken over within a second of its lease expiring, not half a lease later.
+                                await Task.Delay(leases.TakeOverWithin / 6, cancellationToken);
                                 continue;
                             }
 

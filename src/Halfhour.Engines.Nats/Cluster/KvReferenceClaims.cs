@@ -13,17 +13,25 @@ namespace Halfhour.Engines.Nats.Cluster;
 /// while a node holds it, <c>C transactionID</c> once committed. A claim is a create-only put, so of two nodes
 /// claiming at once exactly one succeeds; the bucket's age limit forgets references after the de-duplication window.
 /// Failure semantics: every put is replicated before it is acknowledged. A node that dies holding a claim leaves
-/// <c>H</c> behind; after <see cref="StaleAfter"/> another node takes it over with a compare-and-set on the entry's
+/// <c>H</c> behind; once the dead node's own lease has lapsed (<see cref="KvWorkLeases.NodeLeaseOf"/>: seconds), or
+/// in any case after <see cref="StaleAfter"/>, another node takes it over with a compare-and-set on the entry's
 /// revision (so only one does) and appends the message again, which JetStream answers with the original offset
-/// through the message's <c>Nats-Msg-Id</c> when the dead node had stored it. Errors reach the caller as
+/// through the message's <c>Nats-Msg-Id</c> when the dead node had stored it. A claim of this node's own, left by an
+/// earlier attempt whose create got no answer but was applied, is taken over at once. Errors reach the caller as
 /// <see cref="IOException"/>.
 /// </summary>
-internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, TimeProvider time) : IReferenceClaims
+/// <param name="bucket">The claims' bucket.</param>
+/// <param name="nodeId">This node's ID, written into its claims.</param>
+/// <param name="time">The clock of <see cref="StaleAfter"/>.</param>
+/// <param name="calls">Through which every request goes.</param>
+/// <param name="isAlive">Whether the node of the given ID runs (holds its node lease, <see cref="KvWorkLeases.NodeLeaseOf"/>).</param>
+internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, TimeProvider time, StoreCalls calls,
+    Func<string, CancellationToken, ValueTask<bool>> isAlive) : IReferenceClaims
 {
     /// <summary>
-    /// A held claim older than this belongs to a node that died or lost the store: three times the longest a
-    /// publish acknowledgement may take (10 s), so a live node's slow append is never taken over, and well inside
-    /// JetStream's two-minute duplicate window, so the taking node's append still finds the original.
+    /// A held claim older than this is taken over even if its node still holds its lease: three times the longest an
+    /// append keeps trying (10 s), so a live node's slow append is not taken over, and well inside JetStream's
+    /// two-minute duplicate window, so the taking node's append still finds the original.
     /// </summary>
     public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
 
@@ -38,14 +46,20 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
         {
             while (true)
             {
-                var created = await bucket.TryCreateAsync(kvKey, held, cancellationToken: cancellationToken);
+                var created = await calls.WriteAsync("claim create", bucket, kvKey, held, null, cancellationToken);
                 if (created.Success)
                 {
                     _held[key] = created.Value;
                     return new ReferenceClaim(ReferenceClaimState.Claimed);
                 }
 
-                var entry = await bucket.TryGetEntryAsync<byte[]>(kvKey, cancellationToken: cancellationToken);
+                if (StoreCalls.IsUnanswered(created.Error))
+                {
+                    // It may still be applied: the sender's retry then finds this node's own claim, below.
+                    throw new IOException($"Claiming sender reference '{key}' got no answer.", created.Error);
+                }
+
+                var entry = await calls.RetryAsync("claim get", kvKey, ct => bucket.TryGetEntryAsync<byte[]>(kvKey, cancellationToken: ct), cancellationToken);
                 if (!entry.Success)
                 {
                     if (entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException)
@@ -62,12 +76,13 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
                     return new ReferenceClaim(ReferenceClaimState.Committed, value[2..]);
                 }
 
-                if (!IsStale(value))
+                if (!IsOwn(value) && !IsStale(value) && await isAlive(HolderOf(value), cancellationToken))
                 {
                     return new ReferenceClaim(ReferenceClaimState.HeldElsewhere);
                 }
 
-                var taken = await bucket.TryUpdateAsync(kvKey, held, entry.Value.Revision, cancellationToken: cancellationToken);
+                var revision = entry.Value.Revision;
+                var taken = await calls.WriteAsync("claim take", bucket, kvKey, held, revision, cancellationToken);
                 if (taken.Success)
                 {
                     _held[key] = taken.Value;
@@ -89,7 +104,8 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
         {
             // A plain put, not compare-and-set: the event is stored, so its transaction ID is the truth even if a
             // node took the claim over meanwhile (its append was answered with the same offset).
-            await bucket.PutAsync(KvCursorStore.KeyOf(key), Encoding.UTF8.GetBytes("C " + transactionId), cancellationToken: cancellationToken);
+            var kvKey = KvCursorStore.KeyOf(key);
+            await calls.RetryAsync("claim commit", kvKey, ct => bucket.PutAsync(kvKey, Encoding.UTF8.GetBytes("C " + transactionId), cancellationToken: ct), cancellationToken);
         }
         catch (NatsException ex)
         {
@@ -108,13 +124,24 @@ internal sealed class KvReferenceClaims(INatsKVStore bucket, string nodeId, Time
         try
         {
             // Only our own claim: if another node took it over meanwhile, the revision differs and nothing is deleted.
-            await bucket.TryDeleteAsync(KvCursorStore.KeyOf(key), new NatsKVDeleteOpts { Revision = revision }, cancellationToken);
+            var kvKey = KvCursorStore.KeyOf(key);
+            await calls.RetryAsync("claim release", kvKey, ct => bucket.TryDeleteAsync(kvKey, new NatsKVDeleteOpts { Revision = revision }, ct), cancellationToken);
         }
         catch (NatsException ex)
         {
             throw new IOException($"Releasing sender reference '{key}' failed.", ex);
         }
     }
+
+    /// <summary>
+    /// Whether a held claim names this node. This node's requests for one reference take turns (the broker's local
+    /// index), so a claim of its own found while claiming is left from an earlier attempt whose create got no answer
+    /// but was applied: it is taken over at once, not waited out as a dead node's would be.
+    /// </summary>
+    private bool IsOwn(string held) => HolderOf(held) == nodeId;
+
+    /// <summary>The node named by a held claim (<c>H node time</c>).</summary>
+    private static string HolderOf(string held) => held.Split(' ') is [_, var node, _] ? node : "";
 
     private bool IsStale(string held)
     {

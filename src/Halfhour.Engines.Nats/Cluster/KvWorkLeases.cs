@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Halfhour.Broker.Cluster;
+using Halfhour.Engines.Nats.Cursors;
 using NATS.Client.Core;
 using NATS.Client.KeyValueStore;
 
@@ -18,15 +19,18 @@ namespace Halfhour.Engines.Nats.Cluster;
 internal sealed class KvWorkLeases : IWorkLeases
 {
     private readonly INatsKVStore _bucket;
+    private readonly StoreCalls _calls;
     private readonly byte[] _node;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Held> _held = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _kept = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _renewals;
 
-    public KvWorkLeases(INatsKVStore bucket, string nodeId, TimeSpan timeToLive, TimeProvider time)
+    public KvWorkLeases(INatsKVStore bucket, string nodeId, TimeSpan timeToLive, TimeProvider time, StoreCalls calls)
     {
         _bucket = bucket;
+        _calls = calls;
         _node = Encoding.UTF8.GetBytes(nodeId);
         _time = time;
         TakeOverWithin = timeToLive;
@@ -46,7 +50,7 @@ internal sealed class KvWorkLeases : IWorkLeases
 
         try
         {
-            var created = await _bucket.TryCreateAsync(work, _node, cancellationToken: cancellationToken);
+            var created = await _calls.WriteAsync("lease create", _bucket, work, _node, null, cancellationToken);
             if (created.Success)
             {
                 _held[work] = new Held(created.Value, _time.GetUtcNow());
@@ -54,10 +58,11 @@ internal sealed class KvWorkLeases : IWorkLeases
             }
 
             // Ours already (this node lost track of it after a failed renewal)? Renew it; otherwise another node holds it.
-            var entry = await _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: cancellationToken);
+            var entry = await _calls.RetryAsync("lease get", work, ct => _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: ct), cancellationToken);
             if (entry.Success && entry.Value.Value is { } holder && holder.AsSpan().SequenceEqual(_node))
             {
-                var renewed = await _bucket.TryUpdateAsync(work, _node, entry.Value.Revision, cancellationToken: cancellationToken);
+                var revision = entry.Value.Revision;
+                var renewed = await _calls.WriteAsync("lease update", _bucket, work, _node, revision, cancellationToken);
                 if (renewed.Success)
                 {
                     _held[work] = new Held(renewed.Value, _time.GetUtcNow());
@@ -73,6 +78,39 @@ internal sealed class KvWorkLeases : IWorkLeases
         }
     }
 
+    /// <summary>
+    /// Whether some node holds <paramref name="work"/> now: its entry exists, so its holder renewed it within
+    /// <see cref="TakeOverWithin"/> (an expired or released lease has no entry).
+    /// </summary>
+    public async ValueTask<bool> IsHeldAsync(string work, CancellationToken cancellationToken)
+    {
+        var entry = await _calls.RetryAsync("lease get", work, ct => _bucket.TryGetEntryAsync<byte[]>(work, cancellationToken: ct), cancellationToken);
+        return entry.Success || (entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException
+            ? false
+            : throw new IOException($"Reading lease '{work}' failed.", entry.Error));
+    }
+
+    /// <summary>
+    /// Acquires <paramref name="work"/> and keeps it for as long as this runs: renewed like any lease, and taken again
+    /// should it lapse (the store unreachable for longer than its life). False when another node holds it.
+    /// </summary>
+    public async ValueTask<bool> KeepAsync(string work, CancellationToken cancellationToken)
+    {
+        if (!await TryAcquireAsync(work, cancellationToken))
+        {
+            return false;
+        }
+
+        _kept[work] = true;
+        return true;
+    }
+
+    /// <summary>
+    /// The lease a live node holds on itself for as long as it runs (renewed with its other leases): other nodes read
+    /// it to tell a claim left by a dead node, which they may take over at once, from one a live node is working on.
+    /// </summary>
+    public static string NodeLeaseOf(string nodeId) => "node." + KvCursorStore.KeyOf(nodeId);
+
     /// <inheritdoc />
     public bool Holds(string work) => _held.TryGetValue(work, out var held) && _time.GetUtcNow() - held.RenewedAt < TakeOverWithin;
 
@@ -86,7 +124,7 @@ internal sealed class KvWorkLeases : IWorkLeases
 
         try
         {
-            await _bucket.TryDeleteAsync(work, new NatsKVDeleteOpts { Revision = held.Revision }, cancellationToken);
+            await _calls.RunAsync("lease delete", work, ct => _bucket.TryDeleteAsync(work, new NatsKVDeleteOpts { Revision = held.Revision }, ct), cancellationToken);
         }
         catch (NatsException ex)
         {
@@ -121,12 +159,12 @@ internal sealed class KvWorkLeases : IWorkLeases
                 {
                     try
                     {
-                        var renewed = await _bucket.TryUpdateAsync(work, _node, held.Revision, cancellationToken: _stopping.Token);
+                        var renewed = await _calls.WriteAsync("lease renew", _bucket, work, _node, held.Revision, _stopping.Token);
                         if (renewed.Success)
                         {
                             _held[work] = new Held(renewed.Value, _time.GetUtcNow());
                         }
-                        else
+                        else if (!StoreCalls.IsUnanswered(renewed.Error))
                         {
                             _held.TryRemove(work, out _); // expired and taken, or deleted: no longer ours
                         }
@@ -134,6 +172,18 @@ internal sealed class KvWorkLeases : IWorkLeases
                     catch (NatsException)
                     {
                         // Unreachable for now: Holds turns false once the lease could have expired; the next tick tries again.
+                    }
+                }
+
+                foreach (var work in _kept.Keys.Where(work => !_held.ContainsKey(work)))
+                {
+                    try
+                    {
+                        await TryAcquireAsync(work, _stopping.Token); // lapsed while the store was unreachable: take it again
+                    }
+                    catch (IOException)
+                    {
+                        // The next tick tries again.
                     }
                 }
             }

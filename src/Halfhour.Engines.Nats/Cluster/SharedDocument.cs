@@ -14,9 +14,11 @@ public sealed class SharedDocument
 {
     private readonly INatsKVStore _bucket;
     private readonly string _key;
+    private readonly StoreCalls _calls;
 
-    internal SharedDocument(INatsKVStore bucket, string key)
+    internal SharedDocument(INatsKVStore bucket, string key, StoreCalls calls)
     {
+        _calls = calls;
         _bucket = bucket;
         _key = key;
     }
@@ -26,7 +28,7 @@ public sealed class SharedDocument
     {
         try
         {
-            var entry = await _bucket.TryGetEntryAsync<byte[]>(_key, cancellationToken: cancellationToken);
+            var entry = await _calls.RetryAsync("document get", _key, ct => _bucket.TryGetEntryAsync<byte[]>(_key, cancellationToken: ct), cancellationToken);
             if (entry.Success)
             {
                 return (entry.Value.Value, entry.Value.Revision);
@@ -47,9 +49,7 @@ public sealed class SharedDocument
     {
         try
         {
-            var result = expectedRevision == 0
-                ? await _bucket.TryCreateAsync(_key, document, cancellationToken: cancellationToken)
-                : await _bucket.TryUpdateAsync(_key, document, expectedRevision, cancellationToken: cancellationToken);
+            var result = await _calls.WriteAsync("document write", _bucket, _key, document, expectedRevision == 0 ? null : expectedRevision, cancellationToken);
             if (result.Success)
             {
                 return result.Value;

@@ -14,7 +14,7 @@ namespace Halfhour.Engines.Nats.Cursors;
 /// compare-and-set on the entry's revision: the loser re-reads, merges and tries again, so neither
 /// writer's positions are lost. A commit that spans several names is atomic per name only.
 /// </summary>
-internal sealed class KvCursorStore(INatsKVStore bucket)
+internal sealed class KvCursorStore(INatsKVStore bucket, StoreCalls calls)
 {
     /// <summary>
     /// Compare-and-set attempts before giving up: each retry follows a competing write that succeeded,
@@ -67,9 +67,7 @@ internal sealed class KvCursorStore(INatsKVStore bucket)
             }
 
             var value = Encode(positions);
-            var result = revision is { } r
-                ? await bucket.TryUpdateAsync(key, value, r, cancellationToken: cancellationToken)
-                : await bucket.TryCreateAsync(key, value, cancellationToken: cancellationToken);
+            var result = await calls.WriteAsync("cursor write", bucket, key, value, revision, cancellationToken);
             if (result.Success)
             {
                 return;
@@ -84,7 +82,8 @@ internal sealed class KvCursorStore(INatsKVStore bucket)
 
     private async ValueTask<(Dictionary<(string Topic, int Partition), long> Positions, ulong? Revision)> ReadAsync(string name, CancellationToken cancellationToken)
     {
-        var entry = await bucket.TryGetEntryAsync<byte[]>(KeyOf(name), cancellationToken: cancellationToken);
+        var key = KeyOf(name);
+        var entry = await calls.RetryAsync("cursor get", key, ct => bucket.TryGetEntryAsync<byte[]>(key, cancellationToken: ct), cancellationToken);
         if (!entry.Success)
         {
             return entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException

@@ -107,7 +107,7 @@ public sealed partial class BackboneHost(HalfhourServerOptions options, Particip
         if (options.Backbone.Engine == BackboneEngine.Nats)
         {
             var nats = options.Backbone.Nats;
-            var storeOptions = nats.ToStoreOptions();
+            var storeOptions = nats.ToStoreOptions() with { LoggerFactory = loggers };
             if (storeOptions.Urls.Count == 0)
             {
                 throw new InvalidOperationException("Halfhour:Backbone:Nats:Urls is empty; give the NATS servers as nats://host:port[,nats://host:port…] (--nats-url).");

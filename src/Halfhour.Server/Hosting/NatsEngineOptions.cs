@@ -45,8 +45,14 @@ public sealed record NatsEngineOptions
     /// <summary>First token of every subject; distinct per deployment sharing one NATS cluster.</summary>
     public string SubjectPrefix { get; init; } = "hh";
 
-    /// <summary>How long a JetStream request or publish acknowledgement may take. Ten seconds: rides out a leader election.</summary>
+    /// <summary>How long an append keeps trying (and creating a stream may take). Ten seconds: rides out a leader election.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long one JetStream request waits for its answer before it is sent again (reads, publishes) or reported
+    /// (key-value writes). Two seconds: a request to a stream whose leader just died is never answered.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How long a recipient channel's delivery lease lives without renewal: the longest a dead node's deliveries wait
@@ -72,6 +78,7 @@ public sealed record NatsEngineOptions
         StreamPrefix = StreamPrefix,
         SubjectPrefix = SubjectPrefix,
         RequestTimeout = RequestTimeout,
+        AttemptTimeout = AttemptTimeout,
     };
 
     /// <summary>The node ID to use: <see cref="NodeId"/>, or host name and process ID.</summary>

@@ -45,6 +45,39 @@ public sealed class SharedStateTests
     }
 
     [Fact]
+    public async Task A_claim_of_a_dead_node_is_taken_over_once_its_node_lease_lapses_and_a_nodes_own_leftover_claim_at_once()
+    {
+        var options = await SharedNatsServer.NewStoreOptionsAsync();
+        await using var storeA = await JetStreamEventStore.ConnectAsync(options);
+        await using var storeB = await JetStreamEventStore.ConnectAsync(options);
+        var a = await storeA.OpenClusterAsync("node-a", Window, Lease);
+        var b = await storeB.OpenClusterAsync("node-b", Window, Lease);
+        await using var leasesB = b.Leases;
+
+        // A claim whose create was applied but whose answer this node never saw (a timeout, a dropped connection): the
+        // same node claiming it again (the sender's retry) takes it at once instead of waiting for it to go stale.
+        Assert.Equal(ReferenceClaimState.Claimed, (await a.Claims.TryClaimAsync("DEV.2000000001.REF-OWN")).State);
+        var again = await storeA.OpenClusterAsync("node-a", Window, Lease); // the same node, without the first claim's record
+        await using (again.Leases)
+        {
+            Assert.Equal(ReferenceClaimState.Claimed, (await again.Claims.TryClaimAsync("DEV.2000000001.REF-OWN")).State);
+        }
+
+        // While node A runs, its claim is its own; once it dies (stops renewing), its node lease lapses and node B takes
+        // the claim over within the lease's life, long before KvReferenceClaims.StaleAfter.
+        Assert.Equal(ReferenceClaimState.Claimed, (await a.Claims.TryClaimAsync("DEV.2000000001.REF-DEAD")).State);
+        Assert.Equal(ReferenceClaimState.HeldElsewhere, (await b.Claims.TryClaimAsync("DEV.2000000001.REF-DEAD")).State);
+        await a.Leases.DisposeAsync();
+        var until = DateTime.UtcNow + (Lease * 4);
+        Assert.True(Lease * 4 < Halfhour.Engines.Nats.Cluster.KvReferenceClaims.StaleAfter);
+        while ((await b.Claims.TryClaimAsync("DEV.2000000001.REF-DEAD")).State != ReferenceClaimState.Claimed)
+        {
+            Assert.True(DateTime.UtcNow < until, "the claim of a node that stopped renewing its lease was not taken over");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
     public async Task A_lease_is_held_by_one_node_and_taken_over_when_released_or_when_its_holder_stops_renewing()
     {
         var options = await SharedNatsServer.NewStoreOptionsAsync();

@@ -18,10 +18,17 @@ namespace Halfhour.Server.Tests.Cluster;
 public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHelper output) : IClassFixture<HalfhourCluster>
 {
     /// <summary>
-    /// A delivery lease lives 6 s; the surviving node looks for free leases every 3 s and the NATS client reconnects
-    /// within its reconnect wait: 30 s bounds a takeover on a loaded 2-core machine with room to spare.
+    /// "Delivery resumes within seconds": a new stream leader is elected within ~5-8 s (nats-server 2.9), every JetStream
+    /// request is sent again every 2 s until it is answered, and a dead node's delivery leases lapse within 6 s and are
+    /// taken within a second. Rounds resumed after 7.6-11.7 s here at load averages of 5-27 on 2 cores; twice later,
+    /// when nats-server 2.9 itself was slow to elect under that load: 18.9 s (the killed server also led the meta group,
+    /// and message gets and consumer creates are answered 503 until a new meta leader is elected) and 22.3 s (one inbox
+    /// stream without a leader for ~23 s). 30 s holds that on a loaded machine; the time of every round is printed.
     /// </summary>
-    private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a round waits for deliveries to resume before it reports what stalled (longer than the bound, so a slow round says how slow).</summary>
+    private static readonly TimeSpan ResumeWait = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task A_retry_sent_to_the_other_node_is_answered_with_the_original_transaction_ID()
@@ -43,7 +50,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
 
     [Fact]
     public Task Killing_the_stream_leader_and_a_broker_node_loses_no_acknowledged_message_and_delivery_resumes_within_seconds()
-        => RunAsync(rounds: 3, budget: TimeSpan.FromSeconds(240)); // ~60 s on a quiet machine; the budget allows a loaded one
+        => RunAsync(rounds: 3, budget: TimeSpan.FromSeconds(220)); // 120-180 s at load averages of 5-27 on 2 cores (most of it restarting nodes)
 
     [Fact]
     [Trait("Category", "Soak")]
@@ -63,14 +70,20 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
                 attempt => (attempt + lane) % 2 == 0 ? market.Sender(dipId).Client : cluster.ClientsOfB[dipId])))).ToList();
 
         var report = new List<string>();
+        var resumes = new List<double>();
         try
         {
             for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
             {
+                // One fault at a time, as R3 is built to survive: the NATS node restarted last round has caught up (every
+                // stream's replicas current) before the next leader dies; otherwise a stream whose third replica is still
+                // behind loses its quorum and waits for the catch-up, which is a double failure, not a failover.
+                await cluster.WaitReplicasCurrentAsync(TimeSpan.FromSeconds(60));
                 await Task.Delay(TimeSpan.FromSeconds(round == 1 ? 4 : 1.5)); // traffic flowing through both nodes first
                 var leader = await cluster.LeaderOfAsync(HalfhourCluster.ConsumptionStream);
-                var natsNode = cluster.Nats.Node(leader);
-                await natsNode.KillAsync();
+                var leaderNode = cluster.Nats.Node(leader);
+                var leaderKilledAt = DateTime.UtcNow;
+                await leaderNode.KillAsync();
                 await Task.Delay(TimeSpan.FromSeconds(1));
 
                 var (name, node) = round % 2 == 1 ? ("A", cluster.NodeA) : ("B", cluster.NodeB);
@@ -80,17 +93,19 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
                 var killedAt = Stopwatch.StartNew();
 
                 // Every recipient's deliveries resume: those whose lease the dead node held are taken over.
-                while (cluster.Receivers.Any(r => r.Value.Taken.Count <= before[r.Key] + 1) && killedAt.Elapsed < ResumeBound)
+                while (cluster.Receivers.Any(r => r.Value.Taken.Count <= before[r.Key] + 1) && killedAt.Elapsed < ResumeWait)
                 {
                     await Task.Delay(100);
                 }
 
                 var resumed = killedAt.Elapsed;
+                resumes.Add(resumed.TotalSeconds);
                 var stalled = cluster.Receivers.Where(r => r.Value.Taken.Count <= before[r.Key] + 1).Select(r => r.Key).ToList();
-                Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled)} did not resume within {ResumeBound} of killing node {name} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
-                report.Add(string.Create(CultureInfo.InvariantCulture, $"round {round}: killed stream leader {leader}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
+                Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled)} did not resume within {ResumeWait} of killing node {name} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
+                report.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"round {round}: killed stream leader {leader} at {leaderKilledAt:HH:mm:ss.fff}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
 
-                await natsNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
+                await leaderNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
                 await node.StartAsync();
             }
 
@@ -115,9 +130,11 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             var missing = ledger.Missing();
             var copies = cluster.Receivers.Sum(r => r.Value.Taken.Count);
             output.WriteLine(string.Join('\n', report));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resume after each round (s): {string.Join(", ", resumes.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}; longest {resumes.DefaultIfEmpty().Max():F1}"));
             output.WriteLine($"{ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
                 $"{copies} copies pushed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
             Assert.True(report.Count >= Math.Min(rounds, 3), $"only {report.Count} rounds fitted in the budget");
+            Assert.True(resumes.TrueForAll(r => r <= ResumeBound.TotalSeconds), $"deliveries resumed after more than {ResumeBound.TotalSeconds} s: {string.Join("; ", report)}");
             Assert.True(ledger.Accepted.Count > 100, $"too little was accepted to test anything: {ledger.Accepted.Count}");
             Assert.Empty(ledger.Violations.Take(10));
             Assert.True(missing.Count == 0, $"{missing.Count} accepted copies never delivered (or deliveries no answer confirmed), e.g. {string.Join("; ", missing.Take(5))}");

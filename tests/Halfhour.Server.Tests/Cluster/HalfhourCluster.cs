@@ -99,6 +99,47 @@ public sealed class HalfhourCluster : IAsyncLifetime
         return info.Info.Cluster?.Leader ?? throw new InvalidOperationException($"{stream} has no leader.");
     }
 
+    /// <summary>
+    /// Waits until every stream (topics, inboxes, buckets) has all its replicas current, so the next fault is a single
+    /// one: a NATS node restarted a moment ago may still be catching up. (Its <c>/healthz</c> also waits for consumers,
+    /// and a killed server's in-memory reader consumers stay assigned until reaped, which can take longer than a round.)
+    /// </summary>
+    public async Task WaitReplicasCurrentAsync(TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var behind = new List<string>();
+            try
+            {
+                await using var connection = new NatsConnection(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] }.ToNatsOpts());
+                await foreach (var stream in new NatsJSContext(connection).ListStreamsAsync())
+                {
+                    if (stream.Info.Cluster is not { } peers || peers.Leader is null || peers.Replicas?.Any(r => !r.Current || r.Offline) != false)
+                    {
+                        behind.Add(stream.Info.Config.Name!);
+                    }
+                }
+            }
+            catch (NatsException e)
+            {
+                behind.Add(e.Message);
+            }
+
+            if (behind.Count == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow >= until)
+            {
+                throw new TimeoutException($"streams not current on every replica within {timeout}: {string.Join(", ", behind.Take(5))}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
     /// <summary>A DIP array of the generated consumption messages.</summary>
     public byte[] Batch(IEnumerable<long> numbers) =>
         Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(Market.Builder.Build(n)))) + "]");

@@ -168,6 +168,16 @@ public sealed class ServerProcess : IDisposable
             return;
         }
 
+        line = DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) + line;
+        if (Environment.GetEnvironmentVariable("HALFHOUR_TEST_LOGS") is { Length: > 0 } logs)
+        {
+            // A diagnosis aid: every line of every run of this server, e.g. to see what a node waited on in a failover.
+            lock (_output)
+            {
+                File.AppendAllText(Path.Combine(logs, $"server-{Port}.log"), line + "\n");
+            }
+        }
+
         lock (_output)
         {
             _output.Enqueue(line);
