@@ -389,31 +389,36 @@ public sealed class MarketSimulation
                 var triggers = new Dictionary<PlannedMessage, string>(ReferenceEqualityComparer.Instance);
                 while (ready.Count < BatchSize * _options.Connections && _answers.Reader.TryRead(out var answer))
                 {
-                    ready.Add((answer.Message, Interlocked.Increment(ref _sequence)));
+                    ready.Add((answer.Message, 0));
                     triggers[answer.Message] = answer.TriggerTransactionId;
                 }
 
                 var batches = ready.GroupBy(a => (a.Message.SenderDipId, a.Message.Channel)).SelectMany(g => g.Chunk(BatchSize)).ToList();
+                var accepted = new ConcurrentBag<Accepted>();
                 await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = _options.Connections, CancellationToken = cancellationToken }, async (batch, token) =>
                 {
                     try
                     {
-                        foreach (var accepted in await PublishBatchAsync(connections, batch, token).ConfigureAwait(false))
-                        {
-                            // Under the model's lock: the wait for delivery must never see an answer sent but not yet
-                            // routed, or it could end before the answers this one is owed were expected.
-                            lock (model)
-                            {
-                                _answersToRoute.Enqueue(accepted);
-                                _answered[new Owed(accepted.Message.SenderDipId, triggers[accepted.Message], accepted.Message.Channel)] = 0;
-                            }
-                        }
+                        foreach (var result in await PublishBatchAsync(connections, batch, token).ConfigureAwait(false)) accepted.Add(result);
                     }
                     catch (HttpRequestException e)
                     {
                         foreach (var (message, _) in batch) _refused.Enqueue($"{message.Channel} answer from {message.SenderDipId} (MPAN {message.Mpan}): {e.Message}");
                     }
                 }).ConfigureAwait(false);
+
+                // Answers of different senders about one MPAN (a data and a metering service's IF-034s) are sent at once:
+                // the backbone's storage order is their order, so the round is numbered in it (rounds follow each other).
+                // Under the model's lock: the wait for delivery must never see an answer sent but not yet routed, or it
+                // could end before the answers this one is owed were expected.
+                lock (model)
+                {
+                    foreach (var result in accepted.OrderBy(a => RoutingModel.StorageOrderOf(a.TransactionId)))
+                    {
+                        _answersToRoute.Enqueue(result with { Sequence = Interlocked.Increment(ref _sequence) });
+                        _answered[new Owed(result.Message.SenderDipId, triggers[result.Message], RoleBehaviour.KindOf(result.Message.Channel, result.Message.EventCode))] = 0;
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -450,7 +455,7 @@ public sealed class MarketSimulation
         }
     }
 
-    /// <summary>An answer owed, and once sent, recorded: who answers, the message answered, and with what (an interface, or a status message).</summary>
+    /// <summary>An answer owed, and once sent, recorded: who answers, the message answered, and with what (an interface and event, or a status message).</summary>
     private sealed record Owed(string ResponderDipId, string TriggerTransactionId, string Kind);
 
     /// <summary>Routes the answers accepted so far (after the phases: no registration can change their routing any more).</summary>

@@ -63,9 +63,18 @@ public sealed class SimulatedMarketTests(ITestOutputHelper output)
             Assert.True(report.Published["IF-021"] > mpans * days * 9 / 10, "consumption for most MPANs (one in fifty is defaulted instead)");
             Assert.True(report.Published["IF-013"] > 0, "some consumption defaulted by the market-wide data service");
             Assert.Contains(report.Roles, r => r.Role == "SUP" && r.Replayed > 0);
-            // The appointment flow after a change of supplier, answered by suppliers, registration and data services; and rejections.
+            // The data and metering service appointment flows after a change of supplier, answered by suppliers, registration,
+            // data and metering services of every segment; and rejections.
             foreach (var channel in (string[])["IF-031", "IF-032", "IF-033", "IF-034", "IF-035"]) Assert.True(report.Published.GetValueOrDefault(channel) > 0, channel);
-            Assert.All(["SUP", "REGS", "SDS", "ADS"], role => Assert.True(report.Roles.Single(r => r.Role == role).AnswersDue > 0, role));
+            Assert.All(["SUP", "REGS", "SDS", "ADS", "UMSDS", "MSS", "MSA", "UMSO"], role =>
+            {
+                var row = report.Roles.Single(r => r.Role == role);
+                Assert.True(row.AnswersDue > 0 && row.Answered == row.AnswersDue, $"{role}: answered {row.Answered} of {row.AnswersDue}");
+            });
+            // Each change of supplier asks for two appointments, each answered by the proposed service: as many IF-034 as IF-031.
+            Assert.Equal(report.Published["IF-031"], report.Published["IF-034"]);
+            // A data service owes only IF-034s: the metering services owe as many as the data services.
+            Assert.Equal(report.Roles.Where(r => r.Role is "SDS" or "ADS" or "UMSDS").Sum(r => r.AnswersDue), report.Roles.Where(r => r.Role is "MSS" or "MSA" or "UMSO").Sum(r => r.AnswersDue));
             Assert.True(report.Roles.Where(r => r.Role is "SDS" or "ADS" or "UMSDS").Sum(r => r.StatusesExpected) > 0, "suppliers rejected some consumption");
             Assert.NotEmpty(report.Outages);
             Assert.All(report.Outages, o => Assert.True(o.HeldBack > 0 && o.ArrivedAfter == o.HeldBack, o.ToString()));

@@ -1,15 +1,18 @@
+using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Halfhour.Client.Messages;
 
 /// <summary>
-/// A proposed data service appointment (B071): what the IF-031 … IF-035 family negotiates between the supplier, the
-/// registration service and the data service, until IF-036 makes it active.
+/// A proposed service provider appointment: what the IF-031 … IF-035 family negotiates between the supplier, the
+/// registration service and the proposed service, until IF-036 makes it active. A <see cref="DataServiceProposal"/>
+/// (B071, events <c>[DSApp…]</c>) or a <see cref="MeteringServiceProposal"/> (B070, events <c>[MSApp…]</c>).
 /// </summary>
-public sealed record DataServiceProposal
+public abstract record ServiceProposal
 {
-    /// <summary>The data service proposed.</summary>
-    public required MarketParty DataService { get; init; }
+    /// <summary>The service proposed.</summary>
+    public required MarketParty Service { get; init; }
 
     /// <summary>From when the appointment would take effect.</summary>
     public required DateOnly EffectiveFrom { get; init; }
@@ -17,39 +20,127 @@ public sealed record DataServiceProposal
     /// <summary>Why: <c>COS</c> change of supplier, <c>CSP</c> change of service provider, <c>SEG</c>, <c>MCA</c>, …</summary>
     public string Scenario { get; init; } = "COS";
 
-    /// <summary>The supplier's contract reference with the data service.</summary>
+    /// <summary>The supplier's contract reference with the service.</summary>
     public string? ContractReference { get; init; }
 
+    /// <summary>What the family's event codes start with: <c>DSApp</c> or <c>MSApp</c> (<c>[DSAppSPRequest]</c>, <c>[MSAppAccepted]</c>, …).</summary>
+    public abstract string EventPrefix { get; }
+
+    /// <summary>The block that carries the proposal: <c>B071</c> or <c>B070</c>.</summary>
+    public abstract string BlockId { get; }
+
+    // The service's name in the block's field names: proposed{Name}DIPID, contractReference{Name}, …
+    private protected abstract string FieldName { get; }
+
+    /// <summary>Reads the proposal a message of the family carries in its custom block (B070 or B071, whichever it has).</summary>
+    /// <exception cref="FormatException">The block has neither, or lacks a field the proposal needs.</exception>
+    public static ServiceProposal Read(JsonElement customBlock)
+    {
+        try
+        {
+            if (customBlock.TryGetProperty("B071", out var b071))
+            {
+                var (service, from, reference, scenario) = CommonFields(b071, DataServiceProposal.Name);
+                return new DataServiceProposal
+                {
+                    Service = service, EffectiveFrom = from, ContractReference = reference, Scenario = scenario,
+                    ConsentGranularity = b071.GetProperty("supplierProposedConsentGranularity").GetString()!,
+                    Domestic = b071.GetProperty("supplierProposedDomesticIndicator").GetBoolean(),
+                };
+            }
+
+            if (customBlock.TryGetProperty("B070", out var b070))
+            {
+                var (service, from, reference, scenario) = CommonFields(b070, MeteringServiceProposal.Name);
+                return new MeteringServiceProposal { Service = service, EffectiveFrom = from, ContractReference = reference, Scenario = scenario };
+            }
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new FormatException($"The proposed appointment lacks a field or has one of the wrong type: {e.Message}", e);
+        }
+
+        throw new FormatException("The message carries no proposed appointment (neither B070 nor B071).");
+    }
+
+    internal JsonObject Block()
+    {
+        var block = new JsonObject
+        {
+            [$"proposed{FieldName}DIPID"] = Service.DipId,
+            [$"proposed{FieldName}MPID"] = Service.Mpid,
+            [$"proposed{FieldName}DIPEffectiveFromDate"] = DipTime.Format(EffectiveFrom),
+            [$"contractReference{FieldName}"] = ContractReference,
+            ["appointmentScenario"] = Scenario,
+        };
+        AddFields(block);
+        return block;
+    }
+
+    /// <summary>Adds the kind's own fields to the block beside the common ones.</summary>
+    private protected virtual void AddFields(JsonObject block)
+    {
+    }
+
+    private static (MarketParty Service, DateOnly From, string? Reference, string Scenario) CommonFields(JsonElement block, string name) => (
+        new MarketParty(block.GetProperty($"proposed{name}DIPID").GetString()!, block.GetProperty($"proposed{name}MPID").GetString()!),
+        DateOnly.FromDateTime(DateTime.Parse(block.GetProperty($"proposed{name}DIPEffectiveFromDate").GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal)),
+        block.TryGetProperty($"contractReference{name}", out var reference) ? reference.GetString() : null,
+        block.GetProperty("appointmentScenario").GetString()!);
+}
+
+/// <summary>A proposed data service appointment (B071, events <c>[DSApp…]</c>).</summary>
+public sealed record DataServiceProposal : ServiceProposal
+{
     /// <summary>The consent granularity the supplier proposes: <c>H</c> half-hourly, <c>D</c> daily, <c>M</c> monthly, <c>N</c> none.</summary>
     public string ConsentGranularity { get; init; } = "H";
 
     /// <summary>Whether the supplier proposes the premises as domestic.</summary>
     public bool Domestic { get; init; } = true;
 
-    internal JsonObject Block() => new()
+    /// <inheritdoc />
+    public override string EventPrefix => "DSApp";
+
+    /// <inheritdoc />
+    public override string BlockId => "B071";
+
+    internal const string Name = "DataService";
+
+    private protected override string FieldName => Name;
+
+    private protected override void AddFields(JsonObject block)
     {
-        ["proposedDataServiceDIPID"] = DataService.DipId,
-        ["proposedDataServiceMPID"] = DataService.Mpid,
-        ["proposedDataServiceDIPEffectiveFromDate"] = DipTime.Format(EffectiveFrom),
-        ["contractReferenceDataService"] = ContractReference,
-        ["appointmentScenario"] = Scenario,
-        ["supplierNominatedMDRDIPID"] = null,
-        ["supplierNominatedMDRMPID"] = null,
-        ["supplierNominatedMDREffectiveFromDate"] = null,
-        ["supplierProposedConsentGranularity"] = ConsentGranularity,
-        ["supplierProposedDomesticIndicator"] = Domestic,
-        ["traditionalFallBackReadFrequency"] = null,
-    };
+        block["supplierNominatedMDRDIPID"] = null;
+        block["supplierNominatedMDRMPID"] = null;
+        block["supplierNominatedMDREffectiveFromDate"] = null;
+        block["supplierProposedConsentGranularity"] = ConsentGranularity;
+        block["supplierProposedDomesticIndicator"] = Domestic;
+        block["traditionalFallBackReadFrequency"] = null;
+    }
 }
 
-/// <summary>A message of the IF-031 … IF-035 family that carries a proposed data service appointment (B071) for a metering point.</summary>
-public abstract record DataServiceProposalMessage : DipMessageBuilder
+/// <summary>A proposed metering service appointment (B070, events <c>[MSApp…]</c>).</summary>
+public sealed record MeteringServiceProposal : ServiceProposal
+{
+    /// <inheritdoc />
+    public override string EventPrefix => "MSApp";
+
+    /// <inheritdoc />
+    public override string BlockId => "B070";
+
+    internal const string Name = "MeteringService";
+
+    private protected override string FieldName => Name;
+}
+
+/// <summary>A message of the IF-031 … IF-035 family that carries a proposed appointment (B070 or B071) for a metering point.</summary>
+public abstract record ServiceProposalMessage : DipMessageBuilder
 {
     /// <summary>The metering point.</summary>
     public required MeteringPoint Point { get; init; }
 
-    /// <summary>The appointment proposed.</summary>
-    public required DataServiceProposal Proposal { get; init; }
+    /// <summary>The appointment proposed; its kind sets the message's event code.</summary>
+    public required ServiceProposal Proposal { get; init; }
 
     /// <summary>The CSS registration ID the appointment belongs to (B013), when there is one.</summary>
     public string? RegistrationId { get; init; }
@@ -58,16 +149,22 @@ public abstract record DataServiceProposalMessage : DipMessageBuilder
     public override MeteringPoint? MeteringPoint => Point;
 
     /// <inheritdoc />
+    public sealed override string EventCode => Proposal.EventPrefix + EventSuffix;
+
+    /// <summary>What the event code says after the proposal's prefix (<c>InitialResp</c>, <c>SPRequest</c>, …).</summary>
+    protected abstract string EventSuffix { get; }
+
+    /// <inheritdoc />
     protected sealed override JsonObject CustomBlock(DipSender sender)
     {
         var block = new JsonObject();
         if (RegistrationId is not null) block["B013"] = new JsonObject { ["CSSRegistrationID"] = RegistrationId };
-        block["B071"] = Proposal.Block();
+        block[Proposal.BlockId] = Proposal.Block();
         AddBlocks(block);
         return block;
     }
 
-    /// <summary>Adds the interface's blocks beside B013 and B071.</summary>
+    /// <summary>Adds the interface's blocks beside B013 and the proposal's.</summary>
     protected virtual void AddBlocks(JsonObject block)
     {
     }
@@ -84,8 +181,8 @@ public enum AppointmentOutcome
     Lapsed,
 }
 
-/// <summary>A message of IF-033 … IF-035: a proposed data service appointment that names the supplier which asked for it (B012).</summary>
-public abstract record RequestedDataServiceMessage : DataServiceProposalMessage
+/// <summary>A message of IF-033 … IF-035: a proposed appointment that names the supplier which asked for it (B012).</summary>
+public abstract record RequestedServiceMessage : ServiceProposalMessage
 {
     /// <summary>The supplier that asked for the appointment (IF-031's sender).</summary>
     public required MarketParty RequestingSupplier { get; init; }
@@ -99,6 +196,14 @@ public abstract record RequestedDataServiceMessage : DataServiceProposalMessage
             ["serviceProviderAppointmentRequestingSupplierDIPID"] = RequestingSupplier.DipId,
             ["serviceProviderAppointmentRequestingSupplierMPID"] = RequestingSupplier.Mpid,
         };
+    }
+
+    /// <summary>Reads the requesting supplier (B012) of a message of IF-033 … IF-035 from its custom block.</summary>
+    public static MarketParty ReadRequestingSupplier(JsonElement customBlock)
+    {
+        var b012 = customBlock.GetProperty("B012");
+        return new MarketParty(b012.GetProperty("serviceProviderAppointmentRequestingSupplierDIPID").GetString()!,
+            b012.GetProperty("serviceProviderAppointmentRequestingSupplierMPID").GetString()!);
     }
 
     /// <summary>B007: the outcome code and, unless accepted, the reason.</summary>
@@ -117,31 +222,31 @@ public abstract record RequestedDataServiceMessage : DataServiceProposalMessage
     }
 }
 
-/// <summary>IF-031 <c>[DSApp]</c>: a supplier asks the registration service to appoint a data service to a metering point.</summary>
-public sealed record DataServiceAppointmentRequest : DataServiceProposalMessage
+/// <summary>IF-031 <c>[DSApp]</c> or <c>[MSApp]</c>: a supplier asks the registration service to appoint a data or metering service to a metering point.</summary>
+public sealed record ServiceAppointmentRequest : ServiceProposalMessage
 {
     /// <inheritdoc />
     public override string InterfaceId => "IF-031";
 
     /// <inheritdoc />
-    public override string EventCode => "DSApp";
+    protected override string EventSuffix => "";
 }
 
-/// <summary>IF-032 <c>[DSAppInitialResp]</c>: the registration service answers a supplier's appointment request.</summary>
-public sealed record DataServiceAppointmentInitialResponse : DataServiceProposalMessage
+/// <summary>IF-032 <c>[DSAppInitialResp]</c> or <c>[MSAppInitialResp]</c>: the registration service answers a supplier's appointment request.</summary>
+public sealed record ServiceAppointmentInitialResponse : ServiceProposalMessage
 {
     /// <inheritdoc />
     public override string InterfaceId => "IF-032";
 
     /// <inheritdoc />
-    public override string EventCode => "DSAppInitialResp";
+    protected override string EventSuffix => "InitialResp";
 }
 
 /// <summary>
-/// IF-033 <c>[DSAppSPRequest]</c>: the registration service asks the proposed data service to consider an appointment
-/// the supplier requested, with the metering point's standing facts (B022 … B026).
+/// IF-033 <c>[DSAppSPRequest]</c> or <c>[MSAppSPRequest]</c>: the registration service asks the proposed service to
+/// consider an appointment the supplier requested, with the metering point's standing facts (B022 … B026).
 /// </summary>
-public sealed record DataServiceConsiderationRequest : RequestedDataServiceMessage
+public sealed record ServiceConsiderationRequest : RequestedServiceMessage
 {
     /// <summary>The metering service responsible for the point now (B072), when the registration service knows it.</summary>
     public MarketParty? IncumbentMeteringService { get; init; }
@@ -153,7 +258,7 @@ public sealed record DataServiceConsiderationRequest : RequestedDataServiceMessa
     public override string InterfaceId => "IF-033";
 
     /// <inheritdoc />
-    public override string EventCode => "DSAppSPRequest";
+    protected override string EventSuffix => "SPRequest";
 
     /// <inheritdoc />
     protected override void AddBlocks(JsonObject block)
@@ -168,8 +273,8 @@ public sealed record DataServiceConsiderationRequest : RequestedDataServiceMessa
     }
 }
 
-/// <summary>IF-034 <c>[DSAppSPResponse]</c>: the proposed data service accepts or rejects the appointment, to the registration service.</summary>
-public sealed record DataServiceAppointmentResponse : RequestedDataServiceMessage
+/// <summary>IF-034 <c>[DSAppSPResponse]</c> or <c>[MSAppSPResponse]</c>: the proposed service accepts or rejects the appointment, to the registration service.</summary>
+public sealed record ServiceAppointmentResponse : RequestedServiceMessage
 {
     /// <summary>True to accept; false to reject with <see cref="RejectionReason"/>.</summary>
     public bool Accept { get; init; } = true;
@@ -181,7 +286,7 @@ public sealed record DataServiceAppointmentResponse : RequestedDataServiceMessag
     public override string InterfaceId => "IF-034";
 
     /// <inheritdoc />
-    public override string EventCode => "DSAppSPResponse";
+    protected override string EventSuffix => "SPResponse";
 
     /// <inheritdoc />
     protected override void AddBlocks(JsonObject block)
@@ -192,22 +297,22 @@ public sealed record DataServiceAppointmentResponse : RequestedDataServiceMessag
 }
 
 /// <summary>
-/// IF-035 <c>[DSAppAccepted]</c>, <c>[DSAppRejected]</c> or <c>[DSAppLapsed]</c>: the registration service tells the
-/// supplier (and the services concerned) how a proposed data service appointment ended.
+/// IF-035 <c>[DSAppAccepted]</c>, <c>[MSAppRejected]</c>, <c>[DSAppLapsed]</c>, …: the registration service tells the
+/// supplier (and the services concerned) how a proposed data or metering service appointment ended.
 /// </summary>
-public sealed record DataServiceAppointmentStatus : RequestedDataServiceMessage
+public sealed record ServiceAppointmentStatus : RequestedServiceMessage
 {
     /// <summary>How it ended.</summary>
     public AppointmentOutcome Outcome { get; init; } = AppointmentOutcome.Accepted;
 
-    /// <summary>Why, when rejected or lapsed (copied from the data service's IF-034).</summary>
+    /// <summary>Why, when rejected or lapsed (copied from the service's IF-034).</summary>
     public string? Reason { get; init; }
 
     /// <inheritdoc />
     public override string InterfaceId => "IF-035";
 
     /// <inheritdoc />
-    public override string EventCode => "DSApp" + Outcome;
+    protected override string EventSuffix => Outcome.ToString();
 
     /// <inheritdoc />
     protected override void AddBlocks(JsonObject block)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Halfhour.Broker.Messages;
 using Halfhour.Market.Appointments;
 using Halfhour.Market.Catalogue;
 using Halfhour.Market.Participants;
@@ -48,6 +49,15 @@ public sealed class RoutingModel
 
         return day;
     }
+
+    /// <summary>
+    /// Where the backbone stored a message, read from its transaction ID (<see cref="TransactionId"/>): the partition (an
+    /// MPAN's messages share one) and the offset in it, so the messages of one MPAN and channel sort in the order they were stored.
+    /// </summary>
+    public static (int Partition, long Offset) StorageOrderOf(string transactionId) =>
+        TransactionId.TryParse(transactionId, out _, out var partition, out var offset)
+            ? (partition, offset)
+            : throw new FormatException($"'{transactionId}' is not a transaction ID with the partition and offset it was stored at.");
 
     /// <summary>The recipients of a message routed on <paramref name="day"/> as the rules say; a message the rules refuse is the simulator's error.</summary>
     public string[] Recipients(PlannedMessage message, DateOnly day)

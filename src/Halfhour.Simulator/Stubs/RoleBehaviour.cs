@@ -19,19 +19,20 @@ public sealed record Answer(PlannedMessage Message, string TriggerTransactionId)
 /// <param name="OriginalSenderDipId">Who sent it: the status goes back to them.</param>
 public sealed record StatusAnswer(string SenderDipId, string TransactionId, string OriginalSenderDipId);
 
-/// <summary>What a stub owes in answer to a message: who answers, and with what (an interface ID, or <see cref="RoleBehaviour.Status"/>).</summary>
+/// <summary>What a stub owes in answer to a message: who answers, and with what (<see cref="RoleBehaviour.KindOf"/> of an interface and event, or <see cref="RoleBehaviour.Status"/>).</summary>
 /// <param name="ResponderDipId">The stub that should answer.</param>
-/// <param name="Kind">The interface it answers with, or <see cref="RoleBehaviour.Status"/>.</param>
+/// <param name="Kind">The interface and event it answers with, or <see cref="RoleBehaviour.Status"/>.</param>
 public sealed record DueAnswer(string ResponderDipId, string Kind);
 
 /// <summary>
-/// How each role's stub answers what it receives, as the catalogue's data service appointment flow has it: an incoming
-/// supplier told of a change of supplier (IF-001 <c>[ChangeOfSupplier]</c>) asks its registration service to appoint a
-/// data service (IF-031); the registration service answers the supplier (IF-032) and asks the proposed data service to
-/// consider the appointment (IF-033); the data service accepts (IF-034, to the registration service), which tells the
-/// supplier the outcome (IF-035). A supplier rejects the consumption (IF-021) of a deterministic few MPANs with a DIP
-/// status message back to the data service that sent it. A stub answers only what was addressed to it (it is a primary
-/// recipient) and only the first copy. <see cref="Due"/> says the same from the sender's side, for conformance.
+/// How each role's stub answers what it receives, as the catalogue's service provider appointment flow has it, for the
+/// data service (<c>[DSApp…]</c>, B071) and the metering service (<c>[MSApp…]</c>, B070) alike: an incoming supplier told
+/// of a change of supplier (IF-001 <c>[ChangeOfSupplier]</c>) asks its registration service to appoint the MPAN's data
+/// service and its metering service (IF-031 each); the registration service answers the supplier (IF-032) and asks the
+/// proposed service to consider the appointment (IF-033); the service accepts (IF-034, to the registration service),
+/// which tells the supplier the outcome (IF-035). A supplier rejects the consumption (IF-021) of a deterministic few
+/// MPANs with a DIP status message back to the data service that sent it. A stub answers only what was addressed to it
+/// (it is a primary recipient) and only the first copy. <see cref="Due"/> says the same from the sender's side, for conformance.
 /// </summary>
 public sealed class RoleBehaviour(MarketPopulation population)
 {
@@ -47,28 +48,37 @@ public sealed class RoleBehaviour(MarketPopulation population)
     /// <summary>The interfaces stubs answer with.</summary>
     public static IReadOnlyList<string> AnswerChannels { get; } = ["IF-031", "IF-032", "IF-033", "IF-034", "IF-035"];
 
+    /// <summary>The proposals a change of supplier starts: the data service's and the metering service's, by event code prefix.</summary>
+    private static readonly string[] AppointmentPrefixes = ["DSApp", "MSApp"];
+
     /// <summary>True when the MPAN's supplier rejects its consumption (with a status message to the data service).</summary>
     public static bool SupplierRejects(long mpan) => ConsumptionRoster.Mix((ulong)mpan ^ 0x5A7UL) % SupplierRejectsOneIn == 0;
+
+    /// <summary>The kind of an answer on a channel: its interface and event code, e.g. <c>IF-034 [MSAppSPResponse]</c>.</summary>
+    public static string KindOf(string channel, string eventCode) => $"{channel} [{eventCode}]";
 
     /// <summary>What the first primary recipient of an accepted message should answer to it.</summary>
     public static IEnumerable<DueAnswer> Due(string channel, string eventCode, long mpan, IReadOnlyList<string> primary)
     {
+        ArgumentNullException.ThrowIfNull(eventCode);
         if (primary.Count == 0) yield break;
         var to = primary[0];
+        // The appointment family's answers keep the proposal's kind: [MSApp] is answered with [MSAppInitialResp], ….
+        var prefix = Array.Find(AppointmentPrefixes, p => eventCode.StartsWith(p, StringComparison.Ordinal));
         switch (channel)
         {
             case "IF-001" when eventCode == "ChangeOfSupplier":
-                yield return new DueAnswer(to, "IF-031");
+                foreach (var kind in AppointmentPrefixes) yield return new DueAnswer(to, KindOf("IF-031", kind));
                 break;
-            case "IF-031":
-                yield return new DueAnswer(to, "IF-032");
-                yield return new DueAnswer(to, "IF-033");
+            case "IF-031" when prefix is not null:
+                yield return new DueAnswer(to, KindOf("IF-032", prefix + "InitialResp"));
+                yield return new DueAnswer(to, KindOf("IF-033", prefix + "SPRequest"));
                 break;
-            case "IF-033":
-                yield return new DueAnswer(to, "IF-034");
+            case "IF-033" when prefix is not null:
+                yield return new DueAnswer(to, KindOf("IF-034", prefix + "SPResponse"));
                 break;
-            case "IF-034":
-                yield return new DueAnswer(to, "IF-035");
+            case "IF-034" when prefix is not null:
+                yield return new DueAnswer(to, KindOf("IF-035", prefix + nameof(AppointmentOutcome.Accepted)));
                 break;
             case "IF-021" when SupplierRejects(mpan):
                 yield return new DueAnswer(to, Status);
@@ -95,8 +105,12 @@ public sealed class RoleBehaviour(MarketPopulation population)
             {
                 var from = DateOnly.FromDateTime(DateTime.Parse(custom.GetProperty("B002").GetProperty("supplierEffectiveFromDate").GetString()!, CultureInfo.InvariantCulture,
                     DateTimeStyles.AdjustToUniversal));
-                var proposal = new DataServiceProposal { DataService = population.PartyOf(population.DataServiceOf(copy.Mpan)), EffectiveFrom = from };
-                return ([Send(new DataServiceAppointmentRequest { Point = point, Proposal = proposal, Recipients = [copy.SenderDipId] })], null);
+                ServiceProposal[] proposals =
+                [
+                    new DataServiceProposal { Service = population.PartyOf(population.DataServiceOf(copy.Mpan)), EffectiveFrom = from },
+                    new MeteringServiceProposal { Service = population.PartyOf(population.MeteringServiceOf(copy.Mpan)), EffectiveFrom = from },
+                ];
+                return ([.. proposals.Select(proposal => Send(new ServiceAppointmentRequest { Point = point, Proposal = proposal, Recipients = [copy.SenderDipId] }))], null);
             }
 
             case (Role.SUP, "IF-021", _) when SupplierRejects(copy.Mpan):
@@ -104,24 +118,24 @@ public sealed class RoleBehaviour(MarketPopulation population)
 
             case (Role.REGS, "IF-031", _):
             {
-                var proposal = Proposal(custom);
+                var proposal = ServiceProposal.Read(custom);
                 var supplier = population.PartyOf(copy.SenderDipId);
                 return ([
-                    Send(new DataServiceAppointmentInitialResponse { Point = point, Proposal = proposal, Recipients = [supplier.DipId] }),
-                    Send(new DataServiceConsiderationRequest { Point = point, Proposal = proposal, RequestingSupplier = supplier, Recipients = [proposal.DataService.DipId] }),
+                    Send(new ServiceAppointmentInitialResponse { Point = point, Proposal = proposal, Recipients = [supplier.DipId] }),
+                    Send(new ServiceConsiderationRequest { Point = point, Proposal = proposal, RequestingSupplier = supplier, Recipients = [proposal.Service.DipId] }),
                 ], null);
             }
 
-            case (Role.SDS or Role.ADS or Role.UMSDS, "IF-033", _):
-                return ([Send(new DataServiceAppointmentResponse
+            case (Role.SDS or Role.ADS or Role.UMSDS or Role.MSS or Role.MSA or Role.UMSO, "IF-033", _):
+                return ([Send(new ServiceAppointmentResponse
                 {
-                    Point = point, Proposal = Proposal(custom), RequestingSupplier = RequestingSupplier(custom), Recipients = [copy.SenderDipId],
+                    Point = point, Proposal = ServiceProposal.Read(custom), RequestingSupplier = RequestedServiceMessage.ReadRequestingSupplier(custom), Recipients = [copy.SenderDipId],
                 })], null);
 
             case (Role.REGS, "IF-034", _):
             {
-                var supplier = RequestingSupplier(custom);
-                return ([Send(new DataServiceAppointmentStatus { Point = point, Proposal = Proposal(custom), RequestingSupplier = supplier, Recipients = [supplier.DipId] })], null);
+                var supplier = RequestedServiceMessage.ReadRequestingSupplier(custom);
+                return ([Send(new ServiceAppointmentStatus { Point = point, Proposal = ServiceProposal.Read(custom), RequestingSupplier = supplier, Recipients = [supplier.DipId] })], null);
             }
 
             default:
@@ -152,24 +166,5 @@ public sealed class RoleBehaviour(MarketPopulation population)
     {
         var message = builder.Build(new DipSender(self.DipId, self.Role.ToString(), population.Environment.ToString()), now);
         return new PlannedMessage(builder.InterfaceId, builder.EventCode, self.DipId, mpan, point.DistributorDipId, builder.Recipients, message.ToUtf8());
-    }
-
-    private static DataServiceProposal Proposal(JsonElement custom)
-    {
-        var b071 = custom.GetProperty("B071");
-        return new DataServiceProposal
-        {
-            DataService = new MarketParty(b071.GetProperty("proposedDataServiceDIPID").GetString()!, b071.GetProperty("proposedDataServiceMPID").GetString()!),
-            EffectiveFrom = DateOnly.FromDateTime(DateTime.Parse(b071.GetProperty("proposedDataServiceDIPEffectiveFromDate").GetString()!, CultureInfo.InvariantCulture,
-                DateTimeStyles.AdjustToUniversal)),
-            Scenario = b071.GetProperty("appointmentScenario").GetString()!,
-        };
-    }
-
-    private static MarketParty RequestingSupplier(JsonElement custom)
-    {
-        var b012 = custom.GetProperty("B012");
-        return new MarketParty(b012.GetProperty("serviceProviderAppointmentRequestingSupplierDIPID").GetString()!,
-            b012.GetProperty("serviceProviderAppointmentRequestingSupplierMPID").GetString()!);
     }
 }

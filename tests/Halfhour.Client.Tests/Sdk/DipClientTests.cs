@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Halfhour.Client.Messages;
 using Halfhour.Client.Transport;
@@ -177,10 +178,10 @@ public sealed class DipClientTests(SdkServerFixture fixture)
         var point = new MeteringPoint("1012345678903", ldso.DipId, "_A");
         var dataService = new MarketParty(sds.DipId, sds.Mpid);
         var day = new DateOnly(2025, 4, 1);
-        var proposal = new DataServiceProposal { DataService = dataService, EffectiveFrom = day };
+        var proposal = new DataServiceProposal { Service = dataService, EffectiveFrom = day };
 
-        var request = await supplier.SendAsync(new DataServiceAppointmentRequest { Point = point, Proposal = proposal, Recipients = [registration.Options.DipId] });
-        var response = await registration.SendAsync(new DataServiceAppointmentInitialResponse { Point = point, Proposal = proposal, Recipients = [sup.DipId] });
+        var request = await supplier.SendAsync(new ServiceAppointmentRequest { Point = point, Proposal = proposal, Recipients = [registration.Options.DipId] });
+        var response = await registration.SendAsync(new ServiceAppointmentInitialResponse { Point = point, Proposal = proposal, Recipients = [sup.DipId] });
         var active = await registration.SendAsync(new DataServiceAppointmentActive
         {
             Point = point, RequestingSupplier = new MarketParty(sup.DipId, sup.Mpid), DataService = dataService, EffectiveFrom = day, Recipients = [sup.DipId, sds.DipId],
@@ -192,7 +193,7 @@ public sealed class DipClientTests(SdkServerFixture fixture)
         });
         var custom = await supplier.SendAsync(new CustomMessage("IF-031", "DSApp", point, new JsonObject
         {
-            ["B071"] = JsonNode.Parse(supplier.Build(new DataServiceAppointmentRequest { Point = point, Proposal = proposal }).CustomBlock!["B071"]!.ToJsonString()),
+            ["B071"] = JsonNode.Parse(supplier.Build(new ServiceAppointmentRequest { Point = point, Proposal = proposal }).CustomBlock!["B071"]!.ToJsonString()),
         })
         { Recipients = [registration.Options.DipId] });
 
@@ -275,20 +276,20 @@ public sealed class DipClientTests(SdkServerFixture fixture)
         var sup = Server.Server.Sandbox.For(Role.SUP).Participant;
         var point = new MeteringPoint("1012345678903", ldso.DipId, "_A");
         var requesting = new MarketParty(sup.DipId, sup.Mpid);
-        var proposal = new DataServiceProposal { DataService = new MarketParty(sds.DipId, sds.Mpid), EffectiveFrom = new DateOnly(2025, 4, 2), Scenario = "CSP" };
+        var proposal = new DataServiceProposal { Service = new MarketParty(sds.DipId, sds.Mpid), EffectiveFrom = new DateOnly(2025, 4, 2), Scenario = "CSP" };
 
-        var consider = await registration.SendAsync(new DataServiceConsiderationRequest
+        var consider = await registration.SendAsync(new ServiceConsiderationRequest
         {
             Point = point, Proposal = proposal, RequestingSupplier = requesting, RegistrationId = "c0ffee00-0000-4000-8000-000000000002", Recipients = [sds.DipId],
         });
-        var accept = await dataService.SendAsync(new DataServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [registration.Options.DipId] });
-        var reject = await dataService.SendAsync(new DataServiceAppointmentResponse
+        var accept = await dataService.SendAsync(new ServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [registration.Options.DipId] });
+        var reject = await dataService.SendAsync(new ServiceAppointmentResponse
         {
             Point = point, Proposal = proposal, RequestingSupplier = requesting, Accept = false, RejectionReason = "REJ001 - No contract with the supplier",
             Recipients = [registration.Options.DipId],
         });
-        var accepted = await registration.SendAsync(new DataServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [sup.DipId] });
-        var lapsed = await registration.SendAsync(new DataServiceAppointmentStatus
+        var accepted = await registration.SendAsync(new ServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [sup.DipId] });
+        var lapsed = await registration.SendAsync(new ServiceAppointmentStatus
         {
             Point = point, Proposal = proposal, RequestingSupplier = requesting, Outcome = AppointmentOutcome.Lapsed, Reason = "LAP001 - No answer in five working days",
             Recipients = [sup.DipId],
@@ -299,10 +300,49 @@ public sealed class DipClientTests(SdkServerFixture fixture)
             Assert.True(result.Accepted, $"{what}: {result.Text}: {result.Help}");
         }
 
-        var built = registration.Build(new DataServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Outcome = AppointmentOutcome.Rejected, Reason = "R" });
+        var built = registration.Build(new ServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Outcome = AppointmentOutcome.Rejected, Reason = "R" });
         Assert.Equal("[DSAppRejected]", built.CommonBlock["S0"]!["eventCode"]!.GetValue<string>());
         Assert.Equal("R", built.CustomBlock!["B007"]!["responseCode"]!.GetValue<string>());
-        Assert.Throws<ArgumentException>(() => dataService.Build(new DataServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Accept = false }));
+        Assert.Throws<ArgumentException>(() => dataService.Build(new ServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Accept = false }));
+    }
+
+    [Fact]
+    public async Task A_metering_service_proposal_makes_the_families_MSApp_messages_with_B070_which_the_backbone_accepts()
+    {
+        using var registration = new DipClient(fixture.SandboxOptionsOf(Role.REGS));
+        using var meteringService = new DipClient(fixture.SandboxOptionsOf(Role.MSS));
+        var ldso = Server.Server.Sandbox.For(Role.LDSO).Participant;
+        var mss = Server.Server.Sandbox.For(Role.MSS).Participant;
+        var sup = Server.Server.Sandbox.For(Role.SUP).Participant;
+        var point = new MeteringPoint("1012345678903", ldso.DipId, "_A");
+        var requesting = new MarketParty(sup.DipId, sup.Mpid);
+        var proposal = new MeteringServiceProposal { Service = new MarketParty(mss.DipId, mss.Mpid), EffectiveFrom = new DateOnly(2025, 4, 2), ContractReference = "C-17" };
+
+        ServiceProposalMessage[] family =
+        [
+            new ServiceAppointmentRequest { Point = point, Proposal = proposal },
+            new ServiceAppointmentInitialResponse { Point = point, Proposal = proposal },
+            new ServiceConsiderationRequest { Point = point, Proposal = proposal, RequestingSupplier = requesting },
+            new ServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting },
+            new ServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting },
+        ];
+        Assert.Equal(["[MSApp]", "[MSAppInitialResp]", "[MSAppSPRequest]", "[MSAppSPResponse]", "[MSAppAccepted]"],
+            family.Select(m => registration.Build(m).CommonBlock["S0"]!["eventCode"]!.GetValue<string>()));
+        var built = registration.Build(family[3]).CustomBlock!;
+        Assert.Null(built["B071"]);
+        Assert.Equal(mss.DipId, built["B070"]!["proposedMeteringServiceDIPID"]!.GetValue<string>());
+        using var read = JsonDocument.Parse(built.ToJsonString());
+        Assert.Equal(proposal, ServiceProposal.Read(read.RootElement));
+        using var none = JsonDocument.Parse("""{"B012":{}}""");
+        Assert.Throws<FormatException>(() => ServiceProposal.Read(none.RootElement));
+
+        var consider = await registration.SendAsync(new ServiceConsiderationRequest { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [mss.DipId] });
+        var accept = await meteringService.SendAsync(new ServiceAppointmentResponse { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [registration.Options.DipId] });
+        var accepted = await registration.SendAsync(new ServiceAppointmentStatus { Point = point, Proposal = proposal, RequestingSupplier = requesting, Recipients = [sup.DipId, mss.DipId] });
+        foreach (var (what, result) in new[] { ("IF-033", consider), ("IF-034", accept), ("IF-035", accepted) })
+        {
+            Assert.True(result.Accepted, $"{what}: {result.Text}: {result.Help}");
+        }
     }
 
     /// <summary><paramref name="count"/> generated MPAN numbers from <paramref name="from"/> on that one data service sends for.</summary>
