@@ -35,3 +35,34 @@ public interface ISenderReferences
     /// <summary>Forgets a committed reference whose key turned out to belong to another message (a hash collision).</summary>
     void Forget(SenderReference reference);
 }
+
+/// <summary>The reservation protocol every publisher follows.</summary>
+public static class SenderReferencesExtensions
+{
+    /// <summary>
+    /// Reserves a reference, waiting out another request that holds it: returns the transaction ID it was already stored
+    /// with, or null when the caller now holds it (and must commit or release it).
+    /// </summary>
+    public static async ValueTask<string?> ClaimAsync(this ISenderReferences references, SenderReference reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(references);
+        while (true)
+        {
+            var reservation = await references.ReserveAsync(reference, cancellationToken);
+            switch (reservation.State)
+            {
+                case ReservationState.Reserved:
+                    return null;
+                case ReservationState.Committed:
+                    return reservation.TransactionId;
+                default:
+                    if (await reservation.Pending!.WaitAsync(cancellationToken) is { } transactionId)
+                    {
+                        return transactionId;
+                    }
+
+                    continue; // the other request gave up: try to reserve it ourselves
+            }
+        }
+    }
+}

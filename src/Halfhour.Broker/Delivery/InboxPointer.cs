@@ -35,15 +35,21 @@ public readonly record struct InboxPointer(string InterfaceId, int Partition, lo
     /// <summary>Reads a pointer written by <see cref="WriteTo"/>.</summary>
     public static InboxPointer Read(ReadOnlySpan<byte> source)
     {
-        var length = source[0];
+        var interfaceId = ReadPlace(source, out var partition, out var offset);
+        return new InboxPointer(Encoding.ASCII.GetString(interfaceId), partition, offset);
+    }
+
+    /// <summary>Reads a pointer's partition and offset; returns its interface ID as the ASCII bytes stored (no string made).</summary>
+    public static ReadOnlySpan<byte> ReadPlace(ReadOnlySpan<byte> source, out int partition, out long offset)
+    {
+        var length = source.IsEmpty ? -1 : source[0];
         if (source.Length != 11 + length)
         {
             throw new InvalidDataException($"An inbox pointer of {source.Length} bytes does not match its interface ID length {length}.");
         }
 
-        return new InboxPointer(
-            Encoding.ASCII.GetString(source.Slice(1, length)),
-            BinaryPrimitives.ReadUInt16LittleEndian(source[(1 + length)..]),
-            BinaryPrimitives.ReadInt64LittleEndian(source[(3 + length)..]));
+        partition = BinaryPrimitives.ReadUInt16LittleEndian(source[(1 + length)..]);
+        offset = BinaryPrimitives.ReadInt64LittleEndian(source[(3 + length)..]);
+        return source.Slice(1, length);
     }
 }

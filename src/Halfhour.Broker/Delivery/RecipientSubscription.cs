@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Halfhour.Broker.Messages;
@@ -39,6 +38,7 @@ public sealed class RecipientSubscription : IDisposable
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly DeliveryWindow _window = new();
+    private readonly List<long> _expired = []; // a fetch's expired leases, reused (under the gate)
     private readonly Dictionary<(int Topic, int Partition), long> _handedOutHighWater = [];
     private readonly Dictionary<(int Topic, int Partition), long> _ackedHighWater = [];
 
@@ -245,9 +245,9 @@ public sealed class RecipientSubscription : IDisposable
             var visibleAgainAt = now + VisibilityTimeout.Ticks;
 
             // Expired leases first: they are the oldest messages the recipient has not taken.
-            var expired = new List<long>();
-            _window.TakeExpired(now, max, expired);
-            foreach (var offset in expired)
+            _expired.Clear();
+            _window.TakeExpired(now, max, _expired);
+            foreach (var offset in _expired)
             {
                 _window.TryGetLeased(offset, out var lease);
                 var stamped = await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, cancellationToken);
@@ -320,15 +320,11 @@ public sealed class RecipientSubscription : IDisposable
     /// <summary>Reads an inbox pointer; the interface ID is almost always the subscription's own, found without a string.</summary>
     private (int Topic, int Partition, long Offset) ReadPointer(ReadOnlySpan<byte> record)
     {
-        var length = record.Length > 0 ? record[0] : 0;
-        if (record.Length == 11 + length && record.Slice(1, length).SequenceEqual(_ownInterfaceId))
-        {
-            return (_ownTopic,
-                BinaryPrimitives.ReadUInt16LittleEndian(record[(1 + length)..]), BinaryPrimitives.ReadInt64LittleEndian(record[(3 + length)..]));
-        }
-
-        var pointer = InboxPointer.Read(record);
-        return (TopicNumber(TopicLayout.InterfaceTopic(Environment, pointer.InterfaceId)), pointer.Partition, pointer.Offset);
+        var interfaceId = InboxPointer.ReadPlace(record, out var partition, out var offset);
+        var topic = interfaceId.SequenceEqual(_ownInterfaceId)
+            ? _ownTopic
+            : TopicNumber(TopicLayout.InterfaceTopic(Environment, System.Text.Encoding.ASCII.GetString(interfaceId)));
+        return (topic, partition, offset);
     }
 
     private int TopicNumber(string topic)

@@ -153,32 +153,18 @@ public sealed class PublishPipeline
     /// <summary>Reserves a reference; returns the transaction ID of the message already accepted with it, or null when the caller now holds it.</summary>
     private async ValueTask<string?> ReserveAsync(SenderReference reference, Participant caller, MessageFacts facts, CancellationToken cancellationToken)
     {
-        while (true)
+        while (await _references.ClaimAsync(reference, cancellationToken) is { } existing)
         {
-            var reservation = await _references.ReserveAsync(reference, cancellationToken);
-            switch (reservation.State)
+            if (await IsSameMessageAsync(existing, caller, facts, cancellationToken))
             {
-                case ReservationState.Reserved:
-                    return null;
-                case ReservationState.Committed:
-                    if (await IsSameMessageAsync(reservation.TransactionId!, caller, facts, cancellationToken))
-                    {
-                        return reservation.TransactionId;
-                    }
-
-                    // A 64-bit hash collision with another reference: forget the old key rather than refuse a new message.
-                    _references.Forget(reference);
-                    continue;
-                default:
-                    var transactionId = await reservation.Pending!.WaitAsync(cancellationToken);
-                    if (transactionId is not null)
-                    {
-                        return transactionId;
-                    }
-
-                    continue; // the other request gave up: try to reserve it ourselves
+                return existing;
             }
+
+            // A 64-bit hash collision with another reference: forget the old key rather than refuse a new message.
+            _references.Forget(reference);
         }
+
+        return null;
     }
 
     private async ValueTask<bool> IsSameMessageAsync(string transactionId, Participant caller, MessageFacts facts, CancellationToken cancellationToken)

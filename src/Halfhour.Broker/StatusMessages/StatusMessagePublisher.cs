@@ -225,7 +225,7 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
             }
 
             var reference = SenderReference.Of(ReferenceNamespace(caller.Environment), caller.DipId, messages[i].SenderUniqueReference!);
-            if (!inBatch.Add(reference.Key) || await IsStoredAsync(reference, cancellationToken))
+            if (!inBatch.Add(reference.Key) || await references.ClaimAsync(reference, cancellationToken) is not null)
             {
                 results[i] = results[i] with { Code = MessageCode.Duplicate };
                 continue;
@@ -235,29 +235,6 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
         }
 
         return held;
-    }
-
-    /// <summary>True when a status with the reference was stored before; otherwise the caller now holds the reference.</summary>
-    private async ValueTask<bool> IsStoredAsync(SenderReference reference, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var reservation = await references.ReserveAsync(reference, cancellationToken);
-            switch (reservation.State)
-            {
-                case ReservationState.Reserved:
-                    return false;
-                case ReservationState.Committed:
-                    return true;
-                default:
-                    if (await reservation.Pending!.WaitAsync(cancellationToken) is not null)
-                    {
-                        return true;
-                    }
-
-                    continue; // the other request gave up: try to reserve it ourselves
-            }
-        }
     }
 
     private async ValueTask EnsureTopicAsync(string topic, CancellationToken cancellationToken)

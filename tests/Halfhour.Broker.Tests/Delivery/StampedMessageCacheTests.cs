@@ -48,12 +48,27 @@ public class StampedMessageCacheTests
             Assert.True(cache.TryGet("DEV.IF-021", 1, offset, out _));
         }
 
+        Assert.Equal(0, cache.Count);
+
         // Two entries fit; both stay, as nothing taken before holds their room.
         cache.Add("DEV.IF-021", 1, 1_000, Message(100), takers: 1);
         cache.Add("DEV.IF-021", 1, 1_001, Message(100), takers: 1);
         Assert.Equal(2, cache.Count);
         Assert.True(cache.TryGet("DEV.IF-021", 1, 1_000, out _));
         Assert.True(cache.TryGet("DEV.IF-021", 1, 1_001, out _));
+    }
+
+    [Fact]
+    public void An_entry_taken_by_all_does_not_push_an_older_one_out()
+    {
+        var cache = new StampedMessageCache(250);
+        cache.Add("DEV.IF-021", 2, 1, Message(100));            // takers unknown: stays
+        cache.Add("DEV.IF-021", 2, 2, Message(100), takers: 1);
+        Assert.True(cache.TryGet("DEV.IF-021", 2, 2, out _));    // its one recipient took it: its room is free
+
+        cache.Add("DEV.IF-021", 2, 3, Message(100));             // 200 bytes held: nothing needs to leave
+        Assert.True(cache.TryGet("DEV.IF-021", 2, 1, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 2, 3, out _));
     }
 
     [Fact]
