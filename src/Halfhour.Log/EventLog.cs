@@ -6,6 +6,7 @@ using Halfhour.Log.Commit;
 using Halfhour.Log.Cursors;
 using Halfhour.Log.Internal;
 using Halfhour.Log.Records;
+using Halfhour.Log.Recovery;
 using Halfhour.Log.Retention;
 using Halfhour.Log.Topics;
 using Microsoft.Extensions.Logging;
@@ -65,18 +66,44 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
             throw new IOException($"The log directory {directory} is in use by another process (or another EventLog in this one).", e);
         }
 
+        if (options.JournalBytes is > 0 and < CommitJournal.MinimumBytes)
+        {
+            _lock.Dispose();
+            throw new ArgumentException($"EventLogOptions.JournalBytes is {options.JournalBytes}; use 0 (no journal) or at least {CommitJournal.MinimumBytes} bytes.", nameof(options));
+        }
+
+        CommitJournal? journal = null;
         try
         {
+            // Read before the partitions open: their tail recovery needs to know what the journal restores.
+            var contents = JournalContents.Empty;
+            if (options.JournalBytes > 0 || File.Exists(Path.Combine(directory, CommitJournal.FileName)))
+            {
+                journal = CommitJournal.Open(directory, options.JournalBytes, out contents);
+            }
+
             foreach (var topicDirectory in System.IO.Directory.EnumerateDirectories(directory))
             {
                 var name = Path.GetFileName(topicDirectory);
                 if (TopicName.IsValid(name) && TopicMetadata.TryRead(topicDirectory) is { } topicOptions)
                 {
-                    _topics[name] = OpenTopic(name, topicDirectory, topicOptions);
+                    _topics[name] = OpenTopic(name, topicDirectory, topicOptions, contents);
                 }
             }
 
             Cursors = CursorStore.Open(Path.Combine(directory, CursorFileName));
+            if (journal is not null)
+            {
+                Replay(contents);
+                journal.StartCycle();
+                if (options.JournalBytes == 0)
+                {
+                    journal.Dispose();
+                    journal = null;
+                    File.Delete(Path.Combine(directory, CommitJournal.FileName));
+                    DurableFile.FlushDirectory(directory);
+                }
+            }
         }
         catch
         {
@@ -85,11 +112,13 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
                 topic.Dispose();
             }
 
+            Cursors?.Dispose();
+            journal?.Dispose();
             _lock.Dispose();
             throw;
         }
 
-        _writer = new LogWriter(options.CommitPolicy, options.Durability, options.MaxQueuedBytes, options.Logger);
+        _writer = new LogWriter(options.CommitPolicy, options.Durability, options.MaxQueuedBytes, journal, options.Logger);
         _retentionLoop = options.RetentionInterval is { } interval ? RunRetentionAsync(interval) : Task.CompletedTask;
     }
 
@@ -432,7 +461,40 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private TopicLog OpenTopic(string name, string topicDirectory, TopicOptions options)
+    /// <summary>
+    /// On open: writes back, in commit order, every journaled batch a partition lacks (a crash or power loss
+    /// before its segment was fsynced), then makes those partitions durable.
+    /// </summary>
+    private void Replay(JournalContents contents)
+    {
+        var replayed = new HashSet<PartitionLog>();
+        foreach (var entry in contents.Entries)
+        {
+            if (!_topics.TryGetValue(entry.Topic, out var topic) || entry.Partition < 0 || entry.Partition >= topic.Partitions.Length)
+            {
+                throw new LogCorruptionException(contents.Path, 0, $"the journal holds a batch of {entry.Topic}/{entry.Partition}, which the log does not have");
+            }
+
+            var partition = topic.Partition(entry.Partition);
+            if (partition.Replay(entry.Batch, contents.Path))
+            {
+                replayed.Add(partition);
+            }
+        }
+
+        foreach (var partition in replayed)
+        {
+            partition.FlushData();
+            partition.Publish();
+        }
+
+        if (contents.RecordCount > 0 || contents.End is not null)
+        {
+            LogJournalRead(Options.Logger, contents.Path, contents.RecordCount, contents.Entries.Count, replayed.Count, contents.End ?? "the end");
+        }
+    }
+
+    private TopicLog OpenTopic(string name, string topicDirectory, TopicOptions options, JournalContents? journal = null)
     {
         if (options.Encrypted && Options.Keyring is null)
         {
@@ -445,7 +507,7 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
         {
             for (var i = 0; i < partitions.Length; i++)
             {
-                partitions[i] = PartitionLog.Open(name, i, topicDirectory, options, codec, _maxBatchBytes, Options.Logger);
+                partitions[i] = PartitionLog.Open(name, i, topicDirectory, options, codec, _maxBatchBytes, Options.Logger, journal?.CoveredFrom(name, i));
             }
         }
         catch
@@ -565,6 +627,9 @@ public sealed partial class EventLog : IDisposable, IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Commit journal {Path}: {Records} records of the last cycle read ({Batches} batches, up to {End}); {Partitions} partitions lacked batches and got them back.")]
+    private static partial void LogJournalRead(ILogger logger, string path, int records, int batches, int partitions, string end);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A retention pass failed; the segments it had not deleted are kept and retried on the next pass.")]
     private static partial void LogRetentionFailed(ILogger logger, Exception exception);

@@ -46,6 +46,14 @@ public sealed record EventLogOptions
     /// </summary>
     public long MaxQueuedBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// The size of the commit journal (<c>DIR/commits.wal</c>), which makes each group commit durable with
+    /// one data sync of one file instead of an fsync per segment file written; segments are fsynced when it
+    /// fills. 64 MiB is a few seconds of writes at full load (a checkpoint's fsyncs are shared by thousands
+    /// of commits) and bounds what recovery replays. 0 turns it off: every file written is fsynced per commit.
+    /// </summary>
+    public long JournalBytes { get; init; } = 64L << 20;
+
     /// <summary>Called before retention deletes a segment (e.g. to archive it); if it throws, the segment is kept.</summary>
     public Func<SegmentDeletion, CancellationToken, ValueTask>? BeforeSegmentDeleted { get; init; }
 

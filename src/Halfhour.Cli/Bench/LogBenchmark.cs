@@ -108,6 +108,17 @@ public static class LogBenchmark
         report.Add("append_zstd_mb_s", zstd.MegabytesPerSecond, "MB/s", $"MHHS consumption JSON ({json[0].Length:N0} bytes, 48 periods) before compression, zstd level 3");
         TryDelete(Path.Combine(root, "zstd"));
 
+        // The broker's shape: many small groups, each spread over the 8 partitions of a topic and the audit trail.
+        foreach (var (name, journalBytes) in new[] { ("journal", new EventLogOptions().JournalBytes), ("fsync_each_file", 0L) })
+        {
+            var spread = await SpreadPhaseAsync(Path.Combine(root, "spread-" + name), journalBytes, plainRecords, cancellationToken);
+            var how = journalBytes > 0 ? "one sync of the commit journal per group commit" : "an fsync of every file written per group commit (no journal)";
+            report.Add($"spread_appends_s_{name}", spread.AppendsPerSecond, "appends/s", $"{SpreadProducers} producers, each append 9 records of 1,500 bytes over 9 partitions; {how}");
+            report.Add($"spread_cpu_us_per_append_{name}", spread.CpuMicrosecondsPerAppend, "us", "process CPU time per acknowledged append (user + system)");
+            report.Add($"spread_syncs_per_commit_{name}", spread.SyncsPerCommit, "syncs", "fsync/fdatasync calls per group commit");
+            TryDelete(Path.Combine(root, "spread-" + name));
+        }
+
         var small = await RecoveryAfterKillAsync(Path.Combine(root, "recover-small"), size / 10, cancellationToken);
         report.Add("recover_small_s", small, "s", $"open after SIGKILL of a writer, log of {size / 10 / 1e6:N0} MB (median of 3 kills)");
         TryDelete(Path.Combine(root, "recover-small"));
@@ -189,6 +200,67 @@ public static class LogBenchmark
         Volatile.Write(ref stop, true);
         await Task.WhenAll(tasks);
         return (Interlocked.Read(ref records) / seconds, Interlocked.Read(ref bytes) / 1e6 / seconds);
+    }
+
+    /// <summary>Concurrent appenders in the spread phase: about the number of publish requests a loaded broker has in flight.</summary>
+    private const int SpreadProducers = 16;
+
+    /// <summary>
+    /// Appends groups of one record to each of 8 partitions of one topic and 1 of another (a publish request's
+    /// events and its audit entry) from <see cref="SpreadProducers"/> tasks; returns appends per second, process
+    /// CPU per append, and syncs per group commit.
+    /// </summary>
+    private static async Task<(double AppendsPerSecond, double CpuMicrosecondsPerAppend, double SyncsPerCommit)> SpreadPhaseAsync(string directory, long journalBytes, byte[][] payloads, CancellationToken cancellationToken)
+    {
+        using var log = EventLog.Open(directory, new EventLogOptions { RetentionInterval = null, JournalBytes = journalBytes });
+        log.CreateTopic("events", new TopicOptions { Partitions = 8 });
+        log.CreateTopic("audit", new TopicOptions { Partitions = 1 });
+        long appends = 0;
+        var measuring = false;
+        var stop = false;
+        var tasks = new List<Task>();
+        for (var p = 0; p < SpreadProducers; p++)
+        {
+            var seed = p;
+            tasks.Add(Task.Run(
+                async () =>
+                {
+                    var group = new AppendRequest[9];
+                    for (var i = 0; i < 8; i++)
+                    {
+                        group[i] = new AppendRequest("events", i, new AppendRecord(payloads[(seed + i) % payloads.Length]));
+                    }
+
+                    group[8] = new AppendRequest("audit", 0, new AppendRecord(payloads[seed % payloads.Length]));
+                    while (!Volatile.Read(ref stop))
+                    {
+                        await log.AppendAsync(group, cancellationToken);
+                        if (Volatile.Read(ref measuring))
+                        {
+                            Interlocked.Increment(ref appends);
+                        }
+                    }
+                },
+                cancellationToken));
+        }
+
+        await Task.Delay(WarmUp, cancellationToken);
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu = process.TotalProcessorTime;
+        var (commits, syncs) = (log.CommitMetrics.Commits, log.CommitMetrics.Fsyncs);
+        Volatile.Write(ref measuring, true);
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(PhaseDuration, cancellationToken);
+        Volatile.Write(ref measuring, false);
+        var seconds = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        cpu = process.TotalProcessorTime - cpu;
+        (commits, syncs) = (log.CommitMetrics.Commits - commits, log.CommitMetrics.Fsyncs - syncs);
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(tasks);
+        var measured = Interlocked.Read(ref appends);
+        return (measured / seconds, measured == 0 ? 0 : cpu.TotalMicroseconds / measured, commits == 0 ? 0 : (double)syncs / commits);
     }
 
     /// <summary>Reopens the log and reads every partition from offset 0 to the end; MB/s of segment bytes.</summary>

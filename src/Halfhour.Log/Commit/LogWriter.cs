@@ -7,12 +7,14 @@ using Microsoft.Extensions.Logging;
 namespace Halfhour.Log.Commit;
 
 /// <summary>
-/// The log's single writer: one thread that takes every pending batch of every partition, writes each
-/// to its partition's active segment, fsyncs each file written, and only then acknowledges the appends
-/// and shows the records to readers. Appends arriving while a commit runs form the next group, so
-/// concurrent producers share fsyncs.
-/// Failure semantics: an append is acknowledged only after the fsync of every file holding its records
-/// (in <see cref="Durability.Fsync"/>). If a write or fsync fails, the pages' state is unknown, so the
+/// The log's single writer: one thread that takes every pending batch of every partition, writes the
+/// group as one record to the <see cref="CommitJournal"/> and syncs that one file, then writes each batch
+/// to its partition's active segment, and only then acknowledges the appends and shows the records to
+/// readers. Appends arriving while a commit runs form the next group, so concurrent producers share the
+/// sync. Segment files are fsynced at checkpoints (when the journal is full, and at close); without a
+/// journal, or for a group larger than it, every file written is fsynced before the acknowledgement.
+/// Failure semantics: an append is acknowledged only once its records are on stable storage, in the
+/// journal or in their segments (in <see cref="Durability.Fsync"/>). If a write or sync fails, the pages' state is unknown, so the
 /// writer fails that group and every later append; the log must be reopened, and recovery then keeps
 /// exactly the batches that reached the disk whole. A crash mid-commit leaves unacknowledged batches,
 /// whole or torn, which recovery keeps or truncates.
@@ -24,6 +26,10 @@ internal sealed partial class LogWriter : IDisposable
     private readonly Queue<(long Bytes, TaskCompletionSource Admitted)> _admissionWaiters = new();
     private readonly CommitPolicy _policy;
     private readonly Durability _durability;
+    private readonly CommitJournal? _journal;
+
+    /// <summary>Writer thread only: partitions written through the journal since the last checkpoint.</summary>
+    private readonly List<PartitionLog> _sinceCheckpoint = [];
 
     /// <summary>Writer thread only: partitions written but not fsynced since the last explicit flush (OsCache mode).</summary>
     private readonly List<PartitionLog> _unflushed = [];
@@ -38,10 +44,11 @@ internal sealed partial class LogWriter : IDisposable
     private bool _stopping;
     private Exception? _fault;
 
-    public LogWriter(CommitPolicy policy, Durability durability, long maxQueuedBytes, ILogger logger)
+    public LogWriter(CommitPolicy policy, Durability durability, long maxQueuedBytes, CommitJournal? journal, ILogger logger)
     {
         _policy = policy;
         _durability = durability;
+        _journal = journal;
         _maxQueuedBytes = maxQueuedBytes;
         _logger = logger;
         _thread = new Thread(Run) { IsBackground = true, Name = "halfhour-log-writer" };
@@ -240,11 +247,23 @@ internal sealed partial class LogWriter : IDisposable
     {
         long bytes = 0;
         var flush = TimeSpan.Zero;
+        var syncs = 0;
         var failure = Volatile.Read(ref _fault);
         if (failure is null)
         {
             try
             {
+                var flushStarted = Stopwatch.GetTimestamp();
+                var journaled = Journal(writes);
+                if (journaled && _durability == Durability.Fsync)
+                {
+                    // Durable before any batch reaches a segment: whatever a segment holds past its last
+                    // checkpoint, the journal holds too, so recovery can tell a torn write from damage.
+                    _journal!.Sync();
+                    syncs = 1;
+                }
+
+                flush = Stopwatch.GetElapsedTime(flushStarted);
                 foreach (var (partition, batch) in writes)
                 {
                     partition.Write(batch);
@@ -256,17 +275,26 @@ internal sealed partial class LogWriter : IDisposable
                     }
                 }
 
-                var flushStarted = Stopwatch.GetTimestamp();
-                if (_durability == Durability.Fsync)
+                if (!journaled && _durability == Durability.Fsync && writes.Count > 0)
                 {
+                    flushStarted = Stopwatch.GetTimestamp();
                     FlushTogether(dirty);
+                    flush += Stopwatch.GetElapsedTime(flushStarted);
+                    syncs = dirty.Count;
                 }
 
-                flush = Stopwatch.GetElapsedTime(flushStarted);
                 foreach (var partition in dirty)
                 {
                     partition.Publish();
-                    if (_durability == Durability.OsCache && !_unflushed.Contains(partition))
+                    if (journaled)
+                    {
+                        if (!partition.WrittenSinceCheckpoint)
+                        {
+                            partition.WrittenSinceCheckpoint = true;
+                            _sinceCheckpoint.Add(partition);
+                        }
+                    }
+                    else if (_durability == Durability.OsCache && !_unflushed.Contains(partition))
                     {
                         _unflushed.Add(partition);
                     }
@@ -287,7 +315,7 @@ internal sealed partial class LogWriter : IDisposable
             partition.IsDirty = false;
         }
 
-        Metrics.Record(acks.Count, bytes, failure is null && _durability == Durability.Fsync ? dirty.Count : 0, flush);
+        Metrics.Record(acks.Count, bytes, failure is null ? syncs : 0, flush);
         dirty.Clear();
         foreach (var (_, batch) in writes)
         {
@@ -323,10 +351,11 @@ internal sealed partial class LogWriter : IDisposable
         }
 
         var failure = Volatile.Read(ref _fault);
-        if (failure is null && _unflushed.Count > 0)
+        if (failure is null)
         {
             try
             {
+                _journal?.Sync();
                 FlushTogether(_unflushed);
                 _unflushed.Clear();
             }
@@ -351,6 +380,48 @@ internal sealed partial class LogWriter : IDisposable
         }
 
         requests.Clear();
+    }
+
+    /// <summary>
+    /// Writes the group to the journal (checkpointing first when the journal is full); false when there is
+    /// no journal or the group is larger than it, and the group's files must be fsynced themselves.
+    /// </summary>
+    private bool Journal(List<(PartitionLog Partition, EncodedBatch Batch)> writes)
+    {
+        if (_journal is null || writes.Count == 0)
+        {
+            return false;
+        }
+
+        var size = CommitJournal.RecordSize(writes);
+        if (size > _journal.MaxRecordBytes || !_journal.HasRoom(size))
+        {
+            Checkpoint();
+        }
+
+        if (size > _journal.MaxRecordBytes)
+        {
+            return false;
+        }
+
+        _journal.Write(writes, size);
+        return true;
+    }
+
+    /// <summary>
+    /// Writer thread: fsyncs every partition written through the journal since the last checkpoint, then
+    /// starts a new journal cycle (what the old one held is now in the segments).
+    /// </summary>
+    private void Checkpoint()
+    {
+        FlushTogether(_sinceCheckpoint);
+        foreach (var partition in _sinceCheckpoint)
+        {
+            partition.WrittenSinceCheckpoint = false;
+        }
+
+        _sinceCheckpoint.Clear();
+        _journal!.StartCycle();
     }
 
     /// <summary>
@@ -413,6 +484,23 @@ internal sealed partial class LogWriter : IDisposable
         _work.Set();
         _thread.Join();
         _work.Dispose();
+        if (_journal is not null)
+        {
+            // A clean close leaves nothing to replay; after a failure the journal keeps what recovery needs.
+            if (_fault is null)
+            {
+                try
+                {
+                    Checkpoint();
+                }
+                catch (Exception e)
+                {
+                    LogWriterFailed(_logger, e);
+                }
+            }
+
+            _journal.Dispose();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The commit policy threw; committing without waiting.")]

@@ -18,15 +18,19 @@ internal static partial class SegmentRecovery
     /// <summary>
     /// Recovers the active (last) segment: keeps every whole valid batch, truncates a torn tail, and
     /// throws <see cref="LogCorruptionException"/> when an invalid batch is followed by a valid one
-    /// (that is damage to written data, not a torn write).
+    /// (that is damage to written data, not a torn write) — unless the commit journal holds the
+    /// partition from <paramref name="journalCoversFrom"/> on and the invalid batch is at or past it:
+    /// then it is a write the page cache had not flushed when the machine stopped (its later pages
+    /// may have reached the disk before it), and the journal writes it back.
     /// </summary>
-    public static void RecoverTail(Segment segment, int indexIntervalBytes, ILogger logger) => Scan(segment, indexIntervalBytes, logger, isTail: true);
+    public static void RecoverTail(Segment segment, int indexIntervalBytes, ILogger logger, long? journalCoversFrom = null)
+        => Scan(segment, indexIntervalBytes, logger, isTail: true, journalCoversFrom);
 
-    private static void Scan(Segment segment, int indexIntervalBytes, ILogger logger, bool isTail)
+    private static void Scan(Segment segment, int indexIntervalBytes, ILogger logger, bool isTail, long? journalCoversFrom = null)
     {
         var fileLength = RandomAccess.GetLength(segment.Handle);
         using var scanner = new BatchScanner(segment.Handle, fileLength);
-        var (position, expectedOffset) = LastTrustedIndexPoint(segment, scanner);
+        var (position, expectedOffset) = LastTrustedIndexPoint(segment, scanner, journalCoversFrom);
         segment.Offsets.File.TruncateAtPosition(position + 1);
         segment.Times.File.TruncateAtPosition(position + 1);
 
@@ -42,13 +46,22 @@ internal static partial class SegmentRecovery
             if (failure is not null)
             {
                 var next = scanner.FindNextValidBatch(position + 1);
-                if (next >= 0 || !isTail)
+                var journaled = isTail && expectedOffset >= journalCoversFrom;
+                if ((next >= 0 && !journaled) || !isTail)
                 {
                     LogMiddleCorruption(logger, segment.LogPath, position, failure, next);
                     throw new LogCorruptionException(segment.LogPath, position, next >= 0 ? $"{failure}, followed by a valid batch at byte {next}" : $"{failure} in a sealed segment");
                 }
 
-                LogTornTail(logger, segment.LogPath, position, fileLength - position, failure);
+                if (journaled)
+                {
+                    LogUnsyncedTail(logger, segment.LogPath, position, fileLength - position, failure, expectedOffset);
+                }
+                else
+                {
+                    LogTornTail(logger, segment.LogPath, position, fileLength - position, failure);
+                }
+
                 RandomAccess.SetLength(segment.Handle, position);
                 RandomAccess.FlushToDisk(segment.Handle);
                 fileLength = position;
@@ -122,13 +135,17 @@ internal static partial class SegmentRecovery
         return lastIndexed <= lastTime.Position && fileLength - lastIndexed <= (long)indexIntervalBytes + (2L * maxBatchBytes);
     }
 
-    /// <summary>Walks index entries back from the last until one points at a whole valid batch of the right offset.</summary>
-    private static (long Position, long Offset) LastTrustedIndexPoint(Segment segment, BatchScanner scanner)
+    /// <summary>
+    /// Walks index entries back from the last until one points at a whole valid batch of the right offset,
+    /// at or before <paramref name="notAfter"/>: past the journal's first offset, a valid batch says nothing
+    /// of the batches before it (unsynced pages reach the disk in any order), so the scan starts before them.
+    /// </summary>
+    private static (long Position, long Offset) LastTrustedIndexPoint(Segment segment, BatchScanner scanner, long? notAfter)
     {
         for (var i = segment.Offsets.Count - 1; i >= 0; i--)
         {
             var (offset, position) = segment.Offsets.EntryAt(i);
-            if (scanner.TryReadBatch(position, out var header) is null && header.FirstOffset == offset)
+            if (offset <= (notAfter ?? long.MaxValue) && scanner.TryReadBatch(position, out var header) is null && header.FirstOffset == offset)
             {
                 return (position, offset);
             }
@@ -141,6 +158,9 @@ internal static partial class SegmentRecovery
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery truncated a torn tail of {Path}: {Bytes} bytes from byte {Position} ({Reason}); no acknowledged record was there.")]
     private static partial void LogTornTail(ILogger logger, string path, long position, long bytes, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovery dropped an unsynced tail of {Path}: {Bytes} bytes from byte {Position} ({Reason}); the commit journal holds offset {Offset} on and writes it back.")]
+    private static partial void LogUnsyncedTail(ILogger logger, string path, long position, long bytes, string reason, long offset);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Corruption in {Path} at byte {Position}: {Reason}, yet a valid batch follows at byte {Next}. The log refuses to open this partition until it is repaired or restored.")]
     private static partial void LogMiddleCorruption(ILogger logger, string path, long position, string reason, long next);

@@ -59,6 +59,9 @@ internal sealed class Segment : IDisposable
     /// <summary>Bytes written, durable or not (writer's view).</summary>
     public long WrittenLength => _end;
 
+    /// <summary>One past the last offset written, durable or not (writer's view).</summary>
+    public long WrittenNextOffset => _nextOffset;
+
     /// <summary>Bytes readers may read: written and, in the default durability, fsynced.</summary>
     public long CommittedLength => Volatile.Read(ref _committedEnd);
 

@@ -69,6 +69,9 @@ internal sealed partial class PartitionLog : IDisposable
     /// <summary>Set by the writer while this partition has writes in the current commit.</summary>
     public bool IsDirty { get; set; }
 
+    /// <summary>Set by the writer while this partition has journaled writes not yet fsynced by a checkpoint.</summary>
+    public bool WrittenSinceCheckpoint { get; set; }
+
     public long StartOffset => Volatile.Read(ref _segments)[0].BaseOffset;
 
     public long NextOffset => Volatile.Read(ref _segments)[^1].CommittedNextOffset;
@@ -76,7 +79,7 @@ internal sealed partial class PartitionLog : IDisposable
     public Segment[] Segments => Volatile.Read(ref _segments);
 
     /// <summary>Opens (recovering) or creates the partition directory.</summary>
-    public static PartitionLog Open(string topic, int id, string topicDirectory, TopicOptions options, BatchCodec codec, int maxBatchBytes, ILogger logger)
+    public static PartitionLog Open(string topic, int id, string topicDirectory, TopicOptions options, BatchCodec codec, int maxBatchBytes, ILogger logger, long? journalCoversFrom = null)
     {
         var directory = Path.Combine(topicDirectory, id.ToString(CultureInfo.InvariantCulture));
         System.IO.Directory.CreateDirectory(directory);
@@ -108,7 +111,7 @@ internal sealed partial class PartitionLog : IDisposable
                 }
                 else
                 {
-                    SegmentRecovery.RecoverTail(segments[i], options.IndexIntervalBytes, logger);
+                    SegmentRecovery.RecoverTail(segments[i], options.IndexIntervalBytes, logger, journalCoversFrom);
                 }
             }
         }
@@ -155,6 +158,29 @@ internal sealed partial class PartitionLog : IDisposable
 
         active.Write(batch, Options.IndexIntervalBytes);
         _bytesSinceIndexFlush += batch.Length;
+    }
+
+    /// <summary>
+    /// On open, before the writer starts: writes a batch the commit journal held when the partition lacks
+    /// it; false when the partition already holds it. A batch that would leave a gap is damage.
+    /// </summary>
+    public bool Replay(in EncodedBatch batch, string journalPath)
+    {
+        var next = _segments[^1].WrittenNextOffset;
+        if (batch.LastOffset < next)
+        {
+            return false;
+        }
+
+        if (batch.FirstOffset != next)
+        {
+            throw new LogCorruptionException(journalPath, 0, $"the journal holds offsets {batch.FirstOffset}-{batch.LastOffset} of {Topic}/{Id}, but the partition ends at {next}");
+        }
+
+        Write(batch);
+        _nextOffsetToAssign = batch.LastOffset + 1;
+        _lastTimestamp = Math.Max(_lastTimestamp, batch.Timestamp);
+        return true;
     }
 
     /// <summary>Writer thread: fsyncs the active segment's data.</summary>
