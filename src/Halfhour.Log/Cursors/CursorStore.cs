@@ -15,7 +15,8 @@ public readonly record struct CursorPosition(string Subscription, string Topic, 
 /// The durable store of named cursors (subscription → topic partition → offset), kept as an
 /// append-only journal of checksummed entries, each a set of positions committed atomically, and
 /// compacted into a fresh journal when it grows well past its live contents.
-/// Failure semantics: an entry is appended and fsynced before its commit returns. A crash can leave
+/// Failure semantics: an entry is appended and fsynced before its commit returns; commits that arrive
+/// while one is written share the next write and fsync (group commit). A crash can leave
 /// a torn last entry, dropped on open; damage before the last entry is reported as
 /// <see cref="LogCorruptionException"/>. Compaction writes the live set to a temp file, fsyncs it,
 /// renames it over the journal and fsyncs the directory: the journal is always the old or the new one.
@@ -37,7 +38,13 @@ public sealed class CursorStore : IDisposable
     private const int MaxEntryBytes = 16 << 20;
 
     private readonly string _path;
+    private sealed record PendingEntry(byte Kind, IReadOnlyList<CursorPosition> Positions, TaskCompletionSource Done);
+
+    /// <summary>Held while the journal file is written, compacted or closed.</summary>
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _pendingLock = new();
+    private List<PendingEntry> _pending = [];
+    private bool _flushing;
     private readonly Dictionary<(string Subscription, string Topic, int Partition), long> _positions = [];
     private SafeFileHandle _journal;
     private long _length;
@@ -104,40 +111,115 @@ public sealed class CursorStore : IDisposable
     public ValueTask DeleteAsync(string subscription, CancellationToken cancellationToken = default)
         => WriteEntryAsync(DeleteEntry, [new CursorPosition(subscription, "-", 0, 0)], cancellationToken);
 
-    private async ValueTask WriteEntryAsync(byte kind, IReadOnlyList<CursorPosition> positions, CancellationToken cancellationToken)
+    private ValueTask WriteEntryAsync(byte kind, IReadOnlyList<CursorPosition> positions, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (PayloadSize(positions) > MaxEntryBytes)
+        {
+            throw new ArgumentException($"A cursor commit may hold at most {MaxEntryBytes} bytes.", nameof(positions));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var entry = new PendingEntry(kind, positions, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool lead;
+        lock (_pendingLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var buffer = ArrayPool<byte>.Shared.Rent(EntryHeaderBytes + PayloadSize(positions));
-            try
+            _pending.Add(entry);
+            lead = !_flushing;
+            _flushing = true;
+        }
+
+        if (lead)
+        {
+            WritePending();
+        }
+
+        return new ValueTask(entry.Done.Task.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Group commit: the caller that found no write in progress writes every entry queued meanwhile (its
+    /// own and those of callers that came while it wrote) with one write and one fsync, until none is left.
+    /// Each entry keeps its own checksum, so each stays all-or-nothing after a crash.
+    /// </summary>
+    private void WritePending()
+    {
+        _gate.Wait();
+        try
+        {
+            while (true)
             {
-                var length = WriteEntry(kind, positions, buffer);
-                if (length - EntryHeaderBytes > MaxEntryBytes)
+                List<PendingEntry> entries;
+                lock (_pendingLock)
                 {
-                    throw new ArgumentException($"A cursor commit may hold at most {MaxEntryBytes} bytes.", nameof(positions));
+                    if (_pending.Count == 0)
+                    {
+                        _flushing = false;
+                        return;
+                    }
+
+                    entries = _pending;
+                    _pending = [];
                 }
 
-                RandomAccess.Write(_journal, buffer.AsSpan(0, length), _length);
-                RandomAccess.FlushToDisk(_journal);
-                _length += length;
+                WriteTogether(entries);
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            lock (_positions)
-            {
-                Apply(kind, positions);
-            }
-
-            CompactIfLarge();
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private void WriteTogether(List<PendingEntry> entries)
+    {
+        var size = 0;
+        foreach (var entry in entries)
+        {
+            size += EntryHeaderBytes + PayloadSize(entry.Positions);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_journal.IsClosed, this);
+
+            var length = 0;
+            foreach (var entry in entries)
+            {
+                length += WriteEntry(entry.Kind, entry.Positions, buffer.AsSpan(length));
+            }
+
+            RandomAccess.Write(_journal, buffer.AsSpan(0, length), _length);
+            RandomAccess.FlushToDisk(_journal);
+            _length += length;
+            lock (_positions)
+            {
+                foreach (var entry in entries)
+                {
+                    Apply(entry.Kind, entry.Positions);
+                }
+            }
+
+            CompactIfLarge();
+        }
+        catch (Exception e)
+        {
+            foreach (var entry in entries)
+            {
+                entry.Done.TrySetException(e);
+            }
+
+            return;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        foreach (var entry in entries)
+        {
+            entry.Done.TrySetResult();
         }
     }
 
@@ -152,9 +234,8 @@ public sealed class CursorStore : IDisposable
         return size;
     }
 
-    private static int WriteEntry(byte kind, IReadOnlyList<CursorPosition> positions, byte[] buffer)
+    private static int WriteEntry(byte kind, IReadOnlyList<CursorPosition> positions, Span<byte> span)
     {
-        var span = buffer.AsSpan();
         var at = EntryHeaderBytes;
         span[at++] = kind;
         BinaryPrimitives.WriteInt32LittleEndian(span[at..], positions.Count);
@@ -315,7 +396,7 @@ public sealed class CursorStore : IDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(EntryHeaderBytes + PayloadSize(live));
         try
         {
-            var length = WriteEntry(SetEntry, live, buffer);
+            var length = WriteEntry(SetEntry, live, buffer.AsSpan());
             _journal.Dispose();
             DurableFile.ReplaceAtomically(_path, buffer.AsSpan(0, length));
             _journal = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
@@ -331,12 +412,29 @@ public sealed class CursorStore : IDisposable
     /// <summary>Closes the journal; later commits throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        lock (_pendingLock)
+        {
+            _disposed = true;
+        }
+
         _gate.Wait();
         try
         {
-            if (!_disposed)
+            if (!_journal.IsClosed)
             {
-                _disposed = true;
+                // Commits queued before the close are written, not dropped.
+                List<PendingEntry> entries;
+                lock (_pendingLock)
+                {
+                    entries = _pending;
+                    _pending = [];
+                }
+
+                if (entries.Count > 0)
+                {
+                    WriteTogether(entries);
+                }
+
                 _journal.Dispose();
             }
         }

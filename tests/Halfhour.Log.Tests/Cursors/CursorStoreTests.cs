@@ -26,6 +26,42 @@ public class CursorStoreTests : InTempDirectory
     }
 
     [Fact]
+    public async Task Concurrent_commits_each_complete_durably_and_in_each_callers_order()
+    {
+        using (var store = CursorStore.Open(JournalPath))
+        {
+            // 64 callers at once, each committing its own position five times in a row: their commits share
+            // writes, yet each caller's later offset must win and no commit may be lost.
+            await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
+            {
+                for (var offset = 1; offset <= 5; offset++)
+                {
+                    await store.CommitAsync([new CursorPosition($"s{i}", "t", i % 3, offset), new CursorPosition("shared", "t", i, offset)]);
+                    Assert.Equal(offset, store.Get($"s{i}", "t", i % 3));
+                }
+            })));
+        }
+
+        using var reopened = CursorStore.Open(JournalPath);
+        for (var i = 0; i < 64; i++)
+        {
+            Assert.Equal(5, reopened.Get($"s{i}", "t", i % 3));
+            Assert.Equal(5, reopened.Get("shared", "t", i));
+        }
+    }
+
+    [Fact]
+    public async Task A_commit_after_close_is_refused()
+    {
+        var store = CursorStore.Open(JournalPath);
+        await store.CommitAsync("s", "t", 0, 1);
+        store.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.CommitAsync("s", "t", 0, 2));
+        using var reopened = CursorStore.Open(JournalPath);
+        Assert.Equal(1, reopened.Get("s", "t", 0));
+    }
+
+    [Fact]
     public async Task A_multi_position_commit_is_all_or_nothing_after_a_torn_write()
     {
         using (var store = CursorStore.Open(JournalPath))
