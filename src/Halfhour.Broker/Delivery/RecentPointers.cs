@@ -1,19 +1,19 @@
 namespace Halfhour.Broker.Delivery;
 
 /// <summary>
-/// The messages a subscription handed out for the last <see cref="Capacity"/> inbox pointers it read, so that the
+/// The last <see cref="Capacity"/> messages a subscription handed out (by topic, partition and offset), so that the
 /// second pointer to a message (every broker node's indexer writes one, and an indexer resuming from its checkpoint
 /// writes some again) is passed over as the repeat it is. Exact: a pointer is a repeat only when the very same message
 /// (topic, partition, offset) was handed out; it infers nothing from order, because pointers from two writers (or from a
-/// stream whose leader changed) can arrive in any order. A repeat arriving more than <see cref="Capacity"/> pointers after
+/// stream whose leader changed) can arrive in any order. A repeat arriving more than <see cref="Capacity"/> messages after
 /// its first is handed out again: a duplicate with the same transaction ID, which at-least-once allows, never a loss.
 /// Not thread-safe: the subscription's gate guards it.
 /// </summary>
 internal sealed class RecentPointers
 {
     /// <summary>
-    /// 8,192 pointers: the two indexers' pointers to a message land within a few hundred records of each other in a busy
-    /// inbox (each indexer writes a round of at most ~400 messages at a time), and a whole window costs ~300 KB.
+    /// 8,192 messages: the two indexers' pointers to a message land within tens of records of each other in the soak
+    /// runs' inboxes (each indexer writes a round of at most ~400 messages at a time), and a full set costs ~360 KB.
     /// </summary>
     public const int Capacity = 8192;
 
@@ -38,7 +38,7 @@ internal sealed class RecentPointers
         return true;
     }
 
-    /// <summary>True when the message was handed out within the last <see cref="Capacity"/> pointers.</summary>
+    /// <summary>True when the message is among the last <see cref="Capacity"/> handed out.</summary>
     public bool Contains(int topic, int partition, long offset) => _seen.Contains((topic, partition, offset));
 
     /// <summary>Forgets everything (the subscription reads its durable cursor again).</summary>

@@ -205,6 +205,7 @@ public sealed class HalfhourCluster : IAsyncLifetime
     public async Task<string> AuditInboxesAsync(IEnumerable<(string Recipient, string TransactionId)> owed)
     {
         var text = new StringBuilder();
+        var (pointers, owedCopies, withoutPointer, onlyAfterLater) = (0, 0, 0, 0);
         await using var store = await JetStreamEventStore.ConnectAsync(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] });
         foreach (var byRecipient in owed.GroupBy(m => m.Recipient))
         {
@@ -238,12 +239,15 @@ public sealed class HalfhourCluster : IAsyncLifetime
             }).ToList();
             var unpointed = copies.Where(c => !pointed.Contains(c)).ToList();
             var passedOver = copies.Where(c => pointed.Contains(c) && !handed.Contains(c)).ToList();
-            text.AppendLine($"{byRecipient.Key}: {count} pointers, {copies.Count} copies owed, {unpointed.Count} with no pointer " +
-                $"({string.Join(", ", unpointed.Take(3).Select(c => $"{c.partition}@{c.offset}"))}), {passedOver.Count} pointed to only after a later offset of " +
-                $"their partition ({string.Join(", ", passedOver.Take(5).Select(c => $"{c.partition}@{c.offset}"))})");
+            (pointers, owedCopies, withoutPointer, onlyAfterLater) = (pointers + count, owedCopies + copies.Count, withoutPointer + unpointed.Count, onlyAfterLater + passedOver.Count);
+            if (unpointed.Count + passedOver.Count > 0)
+            {
+                text.AppendLine($"  {byRecipient.Key}: {unpointed.Count} with no pointer ({string.Join(", ", unpointed.Take(3).Select(c => $"{c.partition}@{c.offset}"))}), " +
+                    $"{passedOver.Count} pointed to only after a later offset of their partition ({string.Join(", ", passedOver.Take(5).Select(c => $"{c.partition}@{c.offset}"))})");
+            }
         }
 
-        return text.ToString();
+        return $"inboxes: {pointers} pointers, {owedCopies} copies owed, {withoutPointer} with no pointer, {onlyAfterLater} pointed to only after a later offset of their partition\n{text}";
     }
 
     /// <summary>A DIP array of the generated consumption messages.</summary>
