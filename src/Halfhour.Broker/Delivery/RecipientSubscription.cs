@@ -26,9 +26,10 @@ public sealed record Delivery(string Receipt, string TransactionId, string Mpan,
 /// loses only leases, never acknowledgements.
 /// Repeats: with several broker nodes every node's indexer writes a pointer to each message, in any interleaving. A
 /// pointer is passed over only when its very message was handed out among the last <see cref="RecentPointers.Capacity"/>
-/// (<see cref="RecentPointers"/>, which on load also holds the messages pointed to just before the durable cursor, all
-/// acknowledged); nothing is inferred from offsets, so a message is handed out whichever pointer to it is read first (a
-/// repeat met later than that is a duplicate with the same transaction ID).
+/// (<see cref="RecentPointers"/>); nothing is inferred from offsets, so a message is handed out whichever pointer to it
+/// is read first. A repeat met later than that, or after a reload (a takeover starts with nothing remembered: reading the
+/// inbox back before the cursor cost tens of seconds of consumer creates in a failover), is handed out again, a
+/// duplicate with the same transaction ID.
 /// </summary>
 public sealed class RecipientSubscription : IDisposable
 {
@@ -383,40 +384,8 @@ public sealed class RecipientSubscription : IDisposable
             }
         }
 
-        await RememberAcknowledgedAsync(ackedThrough, cancellationToken);
         _window.Reset(ackedThrough);
         _loaded = true;
-    }
-
-    /// <summary>
-    /// Remembers the messages pointed to by the last <see cref="RecentPointers.Capacity"/> records before the cursor: every
-    /// one of them was acknowledged (the cursor moves only past a prefix acknowledged without a gap), so their second
-    /// pointers, written by the other node's indexer just after the cursor, are not handed out again after a takeover.
-    /// </summary>
-    private async Task RememberAcknowledgedAsync(long ackedThrough, CancellationToken cancellationToken)
-    {
-        var from = Math.Max(0, ackedThrough - RecentPointers.Capacity);
-        while (from < ackedThrough)
-        {
-            using var inbox = await _store.ReadAsync(InboxTopic, 0, from, InboxReadBytes, cancellationToken);
-            if (inbox.Events.Count == 0)
-            {
-                return;
-            }
-
-            foreach (var record in inbox.Events)
-            {
-                if (record.Offset >= ackedThrough)
-                {
-                    return;
-                }
-
-                var (topic, partition, offset) = ReadPointer(record.Value.Span);
-                _handedOut.Add(topic, partition, offset);
-            }
-
-            from = inbox.NextOffset;
-        }
     }
 
     private async Task AdvanceAsync(CancellationToken cancellationToken)

@@ -53,27 +53,6 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
     }
 
     [Fact]
-    public async Task After_a_takeover_the_second_pointers_of_messages_acknowledged_before_the_cursor_are_not_handed_out_again()
-    {
-        await using var home = await EngineHome.CreateAsync(engine);
-        await using var store = await home.OpenAsync();
-        var offsets = await StoreMessagesAsync(store, 2);
-        await WritePointersAsync(store, [offsets[0], offsets[1]]);
-        using (var first = NewSubscription(store))
-        {
-            var batch = await first.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
-            await first.AckAsync([.. batch.Select(d => d.Receipt)], CancellationToken.None);
-        }
-
-        // The other node's indexer writes its pointers after the cursor; another node (a fresh reader) takes over.
-        await WritePointersAsync(store, [offsets[0], offsets[1]]);
-        using var second = NewSubscription(store);
-
-        Assert.Empty(await second.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
-        Assert.Equal(0, await second.BacklogAsync(CancellationToken.None));
-    }
-
-    [Fact]
     public async Task A_pointer_whose_message_could_not_be_read_is_handed_out_by_the_next_fetch()
     {
         await using var home = await EngineHome.CreateAsync(engine);
