@@ -14,8 +14,7 @@ namespace Halfhour.Broker.Delivery;
 /// Failure semantics: inboxes are derived data, appended without an fsync of their own. A checkpoint
 /// every <see cref="CheckpointInterval"/> flushes them and only then commits every loop's position as a
 /// durable cursor, so after a crash each loop resumes at or before the first pointer not yet stored;
-/// pointers written twice are skipped by the reader, which remembers per event partition the highest
-/// offset it has handed out. One flush serves every inbox touched in the interval: with ~80 inboxes
+/// pointers written twice are skipped by the reader, which remembers the messages it handed out recently. One flush serves every inbox touched in the interval: with ~80 inboxes
 /// touched per round, flushing per round would cost thousands of fsyncs a second under load.
 /// </summary>
 public sealed class InboxIndexer : IAsyncDisposable

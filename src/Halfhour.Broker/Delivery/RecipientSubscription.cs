@@ -24,6 +24,12 @@ public sealed record Delivery(string Receipt, string TransactionId, string Mpan,
 /// Failure semantics: the cursor (the first inbox offset not acknowledged, plus per event partition the
 /// highest event offset acknowledged) is committed atomically by each <see cref="AckAsync"/>; a crash
 /// loses only leases, never acknowledgements.
+/// Repeats: with several broker nodes every node's indexer writes a pointer to each message, in any interleaving. A
+/// pointer is passed over only when its very message was handed out among the last <see cref="RecentPointers.Capacity"/>
+/// (<see cref="RecentPointers"/>); nothing is inferred from offsets, so a message is handed out whichever pointer to it
+/// is read first. A repeat met later than that, or after a reload (a takeover starts with nothing remembered: reading the
+/// inbox back before the cursor cost tens of seconds of consumer creates in a failover), is handed out again, a
+/// duplicate with the same transaction ID.
 /// </summary>
 public sealed class RecipientSubscription : IDisposable
 {
@@ -39,7 +45,7 @@ public sealed class RecipientSubscription : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly DeliveryWindow _window = new();
     private readonly List<long> _expired = []; // a fetch's expired leases, reused (under the gate)
-    private readonly Dictionary<(int Topic, int Partition), long> _handedOutHighWater = [];
+    private readonly RecentPointers _handedOut = new();
     private readonly Dictionary<(int Topic, int Partition), long> _ackedHighWater = [];
 
     // Interface topics by number, so a handed-out copy carries two integers rather than a topic name.
@@ -185,7 +191,7 @@ public sealed class RecipientSubscription : IDisposable
         {
             _loaded = false;
             _window.Reset(0);
-            _handedOutHighWater.Clear();
+            _handedOut.Clear();
             _ackedHighWater.Clear();
         }
         finally
@@ -300,16 +306,16 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 var (topic, partition, offset) = ReadPointer(record.Value.Span);
-                ref var high = ref CollectionsMarshal.GetValueRefOrAddDefault(_handedOutHighWater, (topic, partition), out var seen);
-                if (seen && offset <= high)
+                if (_handedOut.Contains(topic, partition, offset))
                 {
-                    // A pointer written twice (the indexer resumed after a crash): already handed out.
+                    // The same message's second pointer (each node's indexer writes one; an indexer resuming writes some again).
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
                     continue;
                 }
 
-                high = offset;
+                // Stamped before it counts as handed out: a failed read leaves the pointer to be read again, not passed over.
                 var stamped = await StampAsync(topic, partition, offset, cancellationToken);
+                _handedOut.Add(topic, partition, offset);
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
@@ -374,9 +380,7 @@ public sealed class RecipientSubscription : IDisposable
             }
             else
             {
-                var key = (TopicNumber(cursor.Topic), cursor.Partition);
-                _ackedHighWater[key] = cursor.Offset;
-                _handedOutHighWater[key] = cursor.Offset;
+                _ackedHighWater[(TopicNumber(cursor.Topic), cursor.Partition)] = cursor.Offset;
             }
         }
 

@@ -133,6 +133,12 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resume after each round (s): {string.Join(", ", resumes.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}; longest {resumes.DefaultIfEmpty().Max():F1}"));
             output.WriteLine($"{ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
                 $"{copies} copies pushed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
+            output.WriteLine(await cluster.AuditInboxesAsync(OwedCopies(ledger)));
+            if (missing.Count > 0)
+            {
+                output.WriteLine(await cluster.ExplainMissingAsync(MissingCopies(ledger).Take(60)));
+            }
+
             Assert.True(report.Count >= Math.Min(rounds, 3), $"only {report.Count} rounds fitted in the budget");
             Assert.True(resumes.TrueForAll(r => r <= ResumeBound.TotalSeconds), $"deliveries resumed after more than {ResumeBound.TotalSeconds} s: {string.Join("; ", report)}");
             Assert.True(ledger.Accepted.Count > 100, $"too little was accepted to test anything: {ledger.Accepted.Count}");
@@ -167,15 +173,20 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
     }
 
     /// <summary>Copies owed and not yet pushed (recipient, transaction ID).</summary>
-    private List<string> Missing(DeliveryLedger ledger)
+    private List<string> Missing(DeliveryLedger ledger) => [.. MissingCopies(ledger).Select(m => $"{m.TransactionId} to {m.Recipient}")];
+
+    private IEnumerable<(string Recipient, string TransactionId)> OwedCopies(DeliveryLedger ledger)
+        => ledger.Accepted.Values.SelectMany(a => cluster.Market.RecipientsOf(a.Number).Select(r => (r, a.TransactionId)));
+
+    private IEnumerable<(string Recipient, string TransactionId)> MissingCopies(DeliveryLedger ledger)
     {
         var taken = cluster.Receivers.SelectMany(r => r.Value.Taken.Select(t => (r.Key, t.TransactionId))).ToHashSet();
-        var missing = new List<string>();
-        foreach (var (reference, (transactionId, number)) in ledger.Accepted)
+        foreach (var (_, (transactionId, number)) in ledger.Accepted)
         {
-            missing.AddRange(cluster.Market.RecipientsOf(number).Where(recipient => !taken.Contains((recipient, transactionId))).Select(r => $"{reference} to {r}"));
+            foreach (var recipient in cluster.Market.RecipientsOf(number).Where(recipient => !taken.Contains((recipient, transactionId))))
+            {
+                yield return (recipient, transactionId);
+            }
         }
-
-        return missing;
     }
 }

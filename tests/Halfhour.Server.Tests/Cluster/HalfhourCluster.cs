@@ -140,6 +140,116 @@ public sealed class HalfhourCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Says, for copies owed and never delivered, where the recipient's inbox points to each message (inbox offset, when
+    /// written) and the highest offset of the message's partition pointed to before each of those pointers, and the
+    /// recipient's cursors: whether a pointer was never written, or written and passed over by the reader.
+    /// </summary>
+    public async Task<string> ExplainMissingAsync(IEnumerable<(string Recipient, string TransactionId)> missing)
+    {
+        var text = new StringBuilder();
+        await using var store = await JetStreamEventStore.ConnectAsync(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] });
+        foreach (var byRecipient in missing.GroupBy(m => m.Recipient))
+        {
+            var inbox = $"DEV.inbox.{byRecipient.Key}.IF-021";
+            var pointers = new List<(long InboxOffset, DateTimeOffset Time, int Partition, long Offset)>();
+            for (long next = 0; ;)
+            {
+                using var batch = await store.ReadAsync(inbox, 0, next, 1 << 20);
+                if (batch.Events.Count == 0) break;
+                foreach (var e in batch.Events)
+                {
+                    var p = Halfhour.Broker.Delivery.InboxPointer.Read(e.Value.Span);
+                    pointers.Add((e.Offset, e.Timestamp, p.Partition, p.Offset));
+                }
+
+                next = batch.NextOffset;
+            }
+
+            text.AppendLine($"{byRecipient.Key}: inbox holds {pointers.Count} pointers; cursors: " +
+                string.Join(", ", (await store.GetCursorsAsync($"sub.{byRecipient.Key}.IF-021")).Select(c => $"{c.Topic}/{c.Partition}={c.Offset}")));
+            foreach (var (_, transactionId) in byRecipient)
+            {
+                Halfhour.Broker.Messages.TransactionId.TryParse(transactionId, out _, out var partition, out var offset);
+                text.Append($"  {transactionId}:");
+                var high = -1L;
+                var highAt = -1L;
+                var found = false;
+                foreach (var q in pointers)
+                {
+                    if (q.Partition != partition) continue;
+                    if (q.Offset == offset)
+                    {
+                        found = true;
+                        text.Append($" at inbox {q.InboxOffset} ({q.Time:HH:mm:ss.fff}, after {partition}@{high} at inbox {highAt})");
+                    }
+
+                    if (q.Offset > high)
+                    {
+                        (high, highAt) = (q.Offset, q.InboxOffset);
+                    }
+                }
+
+                text.AppendLine(found ? "" : " no pointer in the inbox");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Reads every recipient's inbox as it ends and says, of the copies owed, how many have no pointer at all (the
+    /// indexers never wrote one) and how many a reader that passes over any pointer not above the highest offset of its
+    /// partition met so far would never hand out (every pointer to them comes after a later message of their partition).
+    /// </summary>
+    public async Task<string> AuditInboxesAsync(IEnumerable<(string Recipient, string TransactionId)> owed)
+    {
+        var text = new StringBuilder();
+        var (pointers, owedCopies, withoutPointer, onlyAfterLater) = (0, 0, 0, 0);
+        await using var store = await JetStreamEventStore.ConnectAsync(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] });
+        foreach (var byRecipient in owed.GroupBy(m => m.Recipient))
+        {
+            var pointed = new HashSet<(int, long)>();
+            var handed = new HashSet<(int, long)>();
+            var high = new Dictionary<int, long>();
+            var count = 0;
+            for (long next = 0; ;)
+            {
+                using var batch = await store.ReadAsync($"DEV.inbox.{byRecipient.Key}.IF-021", 0, next, 1 << 20);
+                if (batch.Events.Count == 0) break;
+                foreach (var e in batch.Events)
+                {
+                    var p = Halfhour.Broker.Delivery.InboxPointer.Read(e.Value.Span);
+                    count++;
+                    pointed.Add((p.Partition, p.Offset));
+                    if (!high.TryGetValue(p.Partition, out var h) || p.Offset > h)
+                    {
+                        high[p.Partition] = p.Offset;
+                        handed.Add((p.Partition, p.Offset));
+                    }
+                }
+
+                next = batch.NextOffset;
+            }
+
+            var copies = byRecipient.Select(m =>
+            {
+                Halfhour.Broker.Messages.TransactionId.TryParse(m.TransactionId, out _, out var partition, out var offset);
+                return (partition, offset);
+            }).ToList();
+            var unpointed = copies.Where(c => !pointed.Contains(c)).ToList();
+            var passedOver = copies.Where(c => pointed.Contains(c) && !handed.Contains(c)).ToList();
+            (pointers, owedCopies, withoutPointer, onlyAfterLater) = (pointers + count, owedCopies + copies.Count, withoutPointer + unpointed.Count, onlyAfterLater + passedOver.Count);
+            if (unpointed.Count + passedOver.Count > 0)
+            {
+                text.AppendLine($"  {byRecipient.Key}: {unpointed.Count} with no pointer ({string.Join(", ", unpointed.Take(3).Select(c => $"{c.partition}@{c.offset}"))}), " +
+                    $"{passedOver.Count} pointed to only after a later offset of their partition ({string.Join(", ", passedOver.Take(5).Select(c => $"{c.partition}@{c.offset}"))})");
+            }
+        }
+
+        return $"inboxes: {pointers} pointers, {owedCopies} copies owed, {withoutPointer} with no pointer, {onlyAfterLater} pointed to only after a later offset of their partition\n{text}";
+    }
+
     /// <summary>A DIP array of the generated consumption messages.</summary>
     public byte[] Batch(IEnumerable<long> numbers) =>
         Encoding.UTF8.GetBytes("[" + string.Join(",", numbers.Select(n => Encoding.UTF8.GetString(Market.Builder.Build(n)))) + "]");

@@ -13,7 +13,7 @@ namespace Halfhour.Server.Tests.Crash;
 public sealed class ServerProcess : IDisposable
 {
     // A start creates the sandbox (a CA and a key per participant) the first time; later starts recover the log.
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120); // a restart restores two days of sender references: ~60 s seen at a load average of 30
 
     // Lines of the server's output kept for a failure message.
     private const int KeptLines = 40;

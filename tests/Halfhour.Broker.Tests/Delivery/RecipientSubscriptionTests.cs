@@ -1,0 +1,162 @@
+using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Messages;
+using Halfhour.Broker.Storage;
+using Halfhour.Broker.Tests.Support;
+using Halfhour.Broker.Topics;
+using Halfhour.Market.Catalogue;
+using Halfhour.Market.Consumption;
+using Halfhour.Market.Participants;
+
+namespace Halfhour.Broker.Tests.Delivery;
+
+/// <summary>
+/// What a recipient's inbox reader does with the pointers several indexers write: with two broker nodes, each node's
+/// indexer writes a pointer to every message into the recipient's inbox, so each message is pointed to twice, and the
+/// two writers' pointers interleave in any order. Every message pointed to must be handed out (at least once), and a
+/// message's second pointer should not hand it out again.
+/// </summary>
+public abstract class RecipientSubscriptionTests(EngineKind engine)
+{
+    private const string Recipient = "1000000009";
+    private const MarketEnvironment Environment = MarketEnvironment.DEV;
+    private static readonly string Topic = TopicLayout.InterfaceTopic(Environment, "IF-021");
+    private static readonly string Inbox = TopicLayout.InboxTopic(Environment, Recipient, "IF-021");
+
+    [Fact]
+    public async Task A_message_pointed_to_only_after_a_later_message_of_its_partition_is_still_handed_out()
+    {
+        // Indexer A is ahead and has no pointer to the middle message (it read the partition when that record was not
+        // there, or read another record there that the stream's new leader did not keep); indexer B, behind, points to all
+        // three. The reader meets B's pointer to the middle message after A's pointer to the last one.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 3);
+        await WritePointersAsync(store, [offsets[0], offsets[2], /* B: */ offsets[0], offsets[1], offsets[2]]);
+
+        var handedOut = await FetchAllAsync(store);
+
+        Assert.Equal(offsets, handedOut.Order());
+    }
+
+    [Fact]
+    public async Task A_message_pointed_to_twice_is_handed_out_once_whichever_order_the_writers_interleave()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 4);
+        // A and B each point to all four, interleaved: A0 B0 B1 A1 A2 B2 B3 A3.
+        await WritePointersAsync(store, [offsets[0], offsets[0], offsets[1], offsets[1], offsets[2], offsets[2], offsets[3], offsets[3]]);
+
+        var handedOut = await FetchAllAsync(store);
+
+        Assert.Equal(offsets, handedOut);
+    }
+
+    [Fact]
+    public async Task A_pointer_whose_message_could_not_be_read_is_handed_out_by_the_next_fetch()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(inner, 2);
+        await WritePointersAsync(inner, offsets);
+        await using var store = new FailingReads(inner, Topic, failures: 1);
+        using var subscription = NewSubscription(store);
+
+        // The first fetch fails reading the message (a store failure, e.g. a leader election); a pull client asks again.
+        await Assert.ThrowsAsync<IOException>(() => subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
+        var handedOut = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal(offsets, handedOut.Select(OffsetOf));
+    }
+
+    private static async Task<long[]> StoreMessagesAsync(IEventStore store, int count)
+    {
+        await store.EnsureTopicAsync(new TopicSpec(Topic, 1));
+        var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 100, Seed = 3 }, new ConsumptionRoster(2, 2));
+        var writes = Enumerable.Range(0, count).Select(n => new EventWrite(Topic, 0, default, new StoredMessage
+        {
+            InterfaceId = "IF-021",
+            EventCode = "ActivePower",
+            AcceptedAt = DateTimeOffset.UtcNow,
+            SenderDipId = "2000000001",
+            SenderRole = "SDS",
+            SenderUniqueReference = $"ref-{n}",
+            Always = [Recipient],
+            Body = builder.Build(n),
+        }.ToArray())).ToList();
+        return await store.AppendAsync(writes);
+    }
+
+    private static async Task WritePointersAsync(IEventStore store, IEnumerable<long> offsets)
+    {
+        await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
+        foreach (var offset in offsets)
+        {
+            // One append per pointer, as the two indexers' appends interleave.
+            await store.AppendAsync([new EventWrite(Inbox, 0, default, new InboxPointer("IF-021", 0, offset).ToArray())]);
+        }
+    }
+
+    private static RecipientSubscription NewSubscription(IEventStore store)
+        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), TimeProvider.System);
+
+    /// <summary>Everything the subscription hands out, in order, as event offsets.</summary>
+    private static async Task<List<long>> FetchAllAsync(IEventStore store)
+    {
+        using var subscription = NewSubscription(store);
+        var offsets = new List<long>();
+        while (await subscription.FetchAsync(2, TimeSpan.Zero, CancellationToken.None) is { Count: > 0 } batch)
+        {
+            offsets.AddRange(batch.Select(OffsetOf));
+            await subscription.AckAsync([.. batch.Select(d => d.Receipt)], CancellationToken.None);
+        }
+
+        return offsets;
+    }
+
+    private static long OffsetOf(Halfhour.Broker.Delivery.Delivery delivery)
+    {
+        Assert.True(TransactionId.TryParse(delivery.TransactionId, out _, out _, out var offset));
+        return offset;
+    }
+
+    /// <summary>A store whose first reads of one topic fail as a store failure does.</summary>
+    private sealed class FailingReads(IEventStore inner, string topic, int failures) : IEventStore
+    {
+        private int _failures = failures;
+
+        public ValueTask<EventBatch> ReadAsync(string topic1, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
+            => topic1 == topic && Interlocked.Decrement(ref _failures) >= 0
+                ? throw new IOException("the stream's leader is gone")
+                : inner.ReadAsync(topic1, partition, fromOffset, maxBytes, cancellationToken);
+
+        public ValueTask EnsureTopicAsync(TopicSpec spec, CancellationToken cancellationToken = default) => inner.EnsureTopicAsync(spec, cancellationToken);
+
+        public ValueTask<long[]> AppendAsync(IReadOnlyList<EventWrite> writes, CancellationToken cancellationToken = default) => inner.AppendAsync(writes, cancellationToken);
+
+        public ValueTask FlushDerivedAsync(CancellationToken cancellationToken = default) => inner.FlushDerivedAsync(cancellationToken);
+
+        public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default) => inner.ListTopicsAsync(cancellationToken);
+
+        public ValueTask<PartitionRange> RangeAsync(string topic1, int partition, CancellationToken cancellationToken = default) => inner.RangeAsync(topic1, partition, cancellationToken);
+
+        public ValueTask<long> OffsetAtAsync(string topic1, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
+            => inner.OffsetAtAsync(topic1, partition, timestamp, cancellationToken);
+
+        public ValueTask WaitForAsync(string topic1, int partition, long offset, CancellationToken cancellationToken = default)
+            => inner.WaitForAsync(topic1, partition, offset, cancellationToken);
+
+        public ValueTask<long?> GetCursorAsync(string name, string topic1, int partition, CancellationToken cancellationToken = default)
+            => inner.GetCursorAsync(name, topic1, partition, cancellationToken);
+
+        public ValueTask<IReadOnlyList<CursorUpdate>> GetCursorsAsync(string name, CancellationToken cancellationToken = default) => inner.GetCursorsAsync(name, cancellationToken);
+
+        public ValueTask CommitCursorsAsync(IReadOnlyList<CursorUpdate> updates, CancellationToken cancellationToken = default) => inner.CommitCursorsAsync(updates, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the inner store is the test's
+    }
+}
+
+public sealed class RecipientSubscriptionTestsOnEmbedded() : RecipientSubscriptionTests(EngineKind.Embedded);
+
+public sealed class RecipientSubscriptionTestsOnJetStream() : RecipientSubscriptionTests(EngineKind.JetStream);
