@@ -82,6 +82,7 @@ public sealed class Backbone : IAsyncDisposable
         Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, references, Audit, options.Time);
         Publisher.Accepted += OnAccepted;
         Publisher.Delivery = (_stamped, new MessageStamper(catalogue));
+        Publisher.Handoff = Indexer.Handoff;
         Replays = new ReplayService(store, catalogue);
         StatusMessages = new StatusMessagePublisher(store, Layout, Replays, Indexer, Audit, options.Time, references);
     }

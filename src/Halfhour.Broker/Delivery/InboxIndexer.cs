@@ -16,6 +16,11 @@ namespace Halfhour.Broker.Delivery;
 /// durable cursor, so after a crash each loop resumes at or before the first pointer not yet stored;
 /// pointers written twice are skipped by the reader, which remembers the messages it handed out recently. One flush serves every inbox touched in the interval: with ~80 inboxes
 /// touched per round, flushing per round would cost thousands of fsyncs a second under load.
+/// Where the events come from: over a store whose append offsets are exact (<see cref="IEventStore.AppendsAreExact"/>)
+/// the appenders of this process hand each accepted event over in memory right after its durable append
+/// (<see cref="AppendHandoff"/>: offset, key, recipients), and a loop takes it from there when it continues exactly at
+/// the loop's position; otherwise (after a restart, another appender, an overflow, a failed append) the loop reads the
+/// store from its position, as it does on every other engine. Both write the same pointers and move the same positions.
 /// </summary>
 public sealed class InboxIndexer : IAsyncDisposable
 {
@@ -43,13 +48,31 @@ public sealed class InboxIndexer : IAsyncDisposable
     private readonly Dictionary<(string Topic, int Partition), Task> _loops = [];
     private readonly HashSet<string> _inboxes = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private long _indexedFromMemory;
+    private long _indexedFromStore;
 
     /// <summary>Creates an indexer over <paramref name="store"/>.</summary>
     public InboxIndexer(IEventStore store, ILogger logger)
+        : this(store, logger, AppendHandoff.DefaultCapacity)
+    {
+    }
+
+    /// <summary>Creates an indexer whose hand-off lanes hold <paramref name="handoffCapacity"/> events each (tests make them small).</summary>
+    internal InboxIndexer(IEventStore store, ILogger logger, int handoffCapacity)
     {
         _store = store;
         _logger = logger;
+        Handoff = store.AppendsAreExact ? new AppendHandoff(handoffCapacity) : null;
     }
+
+    /// <summary>Where this process's appenders hand accepted events over; null when the store's offsets are not exact.</summary>
+    internal AppendHandoff? Handoff { get; }
+
+    /// <summary>How many events were indexed from what their appender handed over.</summary>
+    internal long IndexedFromMemory => Interlocked.Read(ref _indexedFromMemory);
+
+    /// <summary>How many events were indexed from reading the store.</summary>
+    internal long IndexedFromStore => Interlocked.Read(ref _indexedFromStore);
 
     /// <summary>Starts following every partition of an interface topic, once.</summary>
     public void Follow(MarketEnvironment environment, string interfaceId, int partitions)
@@ -62,8 +85,10 @@ public sealed class InboxIndexer : IAsyncDisposable
             {
                 if (!_loops.ContainsKey((topic, p)))
                 {
+                    // The lane opens before the loop starts: appends announced from now on hand their events over.
                     var partition = p;
-                    _loops[(topic, p)] = Task.Run(() => RunAsync(environment, interfaceId, topic, partition, _stopping.Token));
+                    var lane = Handoff?.Open(topic, partition);
+                    _loops[(topic, p)] = Task.Run(() => RunAsync(environment, interfaceId, topic, partition, lane, _stopping.Token));
                 }
             }
         }
@@ -133,20 +158,6 @@ public sealed class InboxIndexer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private static string InboxOf(MarketEnvironment environment, string interfaceId, ReadOnlySpan<byte> dipId, Dictionary<string, string> inboxes,
-        Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> lookup)
-    {
-        Span<char> chars = stackalloc char[dipId.Length];
-        var length = System.Text.Encoding.ASCII.GetChars(dipId, chars);
-        if (!lookup.TryGetValue(chars[..length], out var inbox))
-        {
-            var id = new string(chars[..length]);
-            inboxes[id] = inbox = TopicLayout.InboxTopic(environment, id, interfaceId);
-        }
-
-        return inbox;
-    }
-
     private long IndexedThrough(string topic, int partition)
     {
         lock (_lock)
@@ -208,7 +219,8 @@ public sealed class InboxIndexer : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(MarketEnvironment environment, string interfaceId, string topic, int partition, CancellationToken cancellationToken)
+    private async Task RunAsync(MarketEnvironment environment, string interfaceId, string topic, int partition, AppendHandoff.Lane? lane,
+        CancellationToken cancellationToken)
     {
         var position = await _store.GetCursorAsync(CursorName, topic, partition, cancellationToken)
                        ?? (await _store.RangeAsync(topic, partition, cancellationToken)).Start;
@@ -218,47 +230,50 @@ public sealed class InboxIndexer : IAsyncDisposable
             _checkpointed[(topic, partition)] = position;
         }
 
-        var writes = new List<EventWrite>();
-        var touched = new HashSet<string>(StringComparer.Ordinal);
+        var round = new PointerRound(environment, interfaceId, partition);
+        var handedOff = new List<AppendedEvent>();
         var recipients = new List<Range>();
 
-        // Inbox names by recipient DIP ID, found from the stored bytes without building a string per message.
-        var inboxes = new Dictionary<string, string>(StringComparer.Ordinal);
-        var inboxOf = inboxes.GetAlternateLookup<ReadOnlySpan<char>>();
+        // The position whose record no append of this process can still hand over: the store is read from there.
+        var settled = -1L;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                if (lane is not null && lane.TryTake(position, handedOff))
+                {
+                    foreach (var appended in handedOff)
+                    {
+                        round.Add(appended);
+                    }
+
+                    var next = handedOff[^1].Offset + 1;
+                    await CompleteRoundAsync(round, topic, partition, next, cancellationToken);
+                    position = next;
+                    Interlocked.Add(ref _indexedFromMemory, handedOff.Count);
+                    continue;
+                }
+
                 await _store.WaitForAsync(topic, partition, position, cancellationToken);
+                if (lane is not null && settled != position)
+                {
+                    // The record at the position may be this process's own, its appender about to hand it over: wait for the
+                    // appends announced so far, not for later ones (they cannot hold it), then look in memory once more.
+                    await lane.WaitForAppendsBegunAsync(cancellationToken);
+                    settled = position;
+                    continue;
+                }
+
                 using var batch = await _store.ReadAsync(topic, partition, position, ReadBytes, cancellationToken);
-                writes.Clear();
-                touched.Clear();
                 foreach (var stored in batch.Events)
                 {
                     StoredMessage.FindRecipients(stored.Value.Span, recipients);
-                    var pointer = new InboxPointer(interfaceId, partition, stored.Offset).ToArray();
-                    foreach (var recipient in recipients)
-                    {
-                        var inbox = InboxOf(environment, interfaceId, stored.Value.Span[recipient], inboxes, inboxOf);
-                        if (touched.Add(inbox))
-                        {
-                            await EnsureInboxAsync(inbox, cancellationToken);
-                        }
-
-                        writes.Add(new EventWrite(inbox, 0, stored.Key, pointer));
-                    }
+                    round.Add(stored.Offset, stored.Key, stored.Value.Span, recipients);
                 }
 
-                if (writes.Count > 0)
-                {
-                    await _store.AppendAsync(writes, cancellationToken);
-                }
-
+                await CompleteRoundAsync(round, topic, partition, batch.NextOffset, cancellationToken);
                 position = batch.NextOffset;
-                lock (_lock)
-                {
-                    _indexedThrough[(topic, partition)] = position;
-                }
+                Interlocked.Add(ref _indexedFromStore, batch.Events.Count);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -268,8 +283,102 @@ public sealed class InboxIndexer : IAsyncDisposable
             {
                 // Never skip: log loudly, back off, and try the same position again.
                 _logger.LogError(ex, "Indexing {Topic}/{Partition} at offset {Offset} failed; retrying", topic, partition, position);
+                round.Clear();
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Appends a round's pointers (creating the inboxes they go to first) and moves the partition's position past it.</summary>
+    private async ValueTask CompleteRoundAsync(PointerRound round, string topic, int partition, long next, CancellationToken cancellationToken)
+    {
+        foreach (var inbox in round.Touched)
+        {
+            await EnsureInboxAsync(inbox, cancellationToken);
+        }
+
+        if (round.Writes.Count > 0)
+        {
+            await _store.AppendAsync(round.Writes, cancellationToken);
+        }
+
+        round.Clear();
+        lock (_lock)
+        {
+            _indexedThrough[(topic, partition)] = next;
+        }
+    }
+
+    /// <summary>
+    /// The pointers of one round of a partition's events, whether read from the store or handed over, and the inbox names
+    /// found so far (kept across rounds, looked up without building a string per message).
+    /// </summary>
+    private sealed class PointerRound
+    {
+        private readonly MarketEnvironment _environment;
+        private readonly string _interfaceId;
+        private readonly int _partition;
+        private readonly Dictionary<string, string> _inboxes = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _inboxOf;
+
+        public PointerRound(MarketEnvironment environment, string interfaceId, int partition)
+        {
+            _environment = environment;
+            _interfaceId = interfaceId;
+            _partition = partition;
+            _inboxOf = _inboxes.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+
+        /// <summary>The pointer writes, in event order and, per event, in recipient order.</summary>
+        public List<EventWrite> Writes { get; } = [];
+
+        /// <summary>The inboxes the round writes to.</summary>
+        public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Adds the pointers of a stored event, its recipients found at <paramref name="recipients"/> in its stored bytes.</summary>
+        public void Add(long offset, ReadOnlyMemory<byte> key, ReadOnlySpan<byte> stored, List<Range> recipients)
+        {
+            var pointer = new InboxPointer(_interfaceId, _partition, offset).ToArray();
+            Span<char> dipId = stackalloc char[16];
+            foreach (var recipient in recipients)
+            {
+                var length = System.Text.Encoding.ASCII.GetChars(stored[recipient], dipId);
+                Add(InboxOf(dipId[..length]), key, pointer);
+            }
+        }
+
+        /// <summary>Adds the pointers of an event handed over by its appender.</summary>
+        public void Add(AppendedEvent appended)
+        {
+            var pointer = new InboxPointer(_interfaceId, _partition, appended.Offset).ToArray();
+            foreach (var recipient in appended.Recipients)
+            {
+                Add(InboxOf(recipient), appended.Key, pointer);
+            }
+        }
+
+        /// <summary>Forgets the round's pointers (after a failure the same events are indexed again).</summary>
+        public void Clear()
+        {
+            Writes.Clear();
+            Touched.Clear();
+        }
+
+        private void Add(string inbox, ReadOnlyMemory<byte> key, byte[] pointer)
+        {
+            Touched.Add(inbox);
+            Writes.Add(new EventWrite(inbox, 0, key, pointer));
+        }
+
+        private string InboxOf(ReadOnlySpan<char> dipId)
+        {
+            if (!_inboxOf.TryGetValue(dipId, out var inbox))
+            {
+                var id = new string(dipId);
+                _inboxes[id] = inbox = TopicLayout.InboxTopic(_environment, id, _interfaceId);
+            }
+
+            return inbox;
         }
     }
 }

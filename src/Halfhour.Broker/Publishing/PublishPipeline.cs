@@ -58,6 +58,12 @@ public sealed class PublishPipeline
     /// </summary>
     internal (StampedMessageCache Cache, MessageStamper Stamper)? Delivery { get; set; }
 
+    /// <summary>
+    /// Where accepted messages are handed to the inbox indexer as soon as they are durable (offset, key, recipients), so it
+    /// need not read them back; null when the store's append offsets are not exact (the indexer then reads the store).
+    /// </summary>
+    internal AppendHandoff? Handoff { get; set; }
+
     /// <summary>Called, in offset order per partition, for each message once it is durable (appointment book, audit).</summary>
     public event Action<StoredMessage, MessageFacts>? Accepted;
 
@@ -207,6 +213,7 @@ public sealed class PublishPipeline
     {
         var writes = new List<EventWrite>(pending.Count + 1);
         var partitions = new int[pending.Count];
+        var recipientsOf = new string[]?[pending.Count + 1]; // per write; none for the audit record
         for (var k = 0; k < pending.Count; k++)
         {
             var message = pending[k].Stored;
@@ -218,6 +225,7 @@ public sealed class PublishPipeline
             var topic = TopicLayout.InterfaceTopic(caller.Environment, message.InterfaceId);
             await EnsureTopicAsync(topic, cancellationToken);
             partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
+            recipientsOf[writes.Count] = AllRecipients(message);
             writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), message.ToArray(),
                 IdempotencyKeyOf(caller.Environment.ToString(), message)));
         }
@@ -230,14 +238,20 @@ public sealed class PublishPipeline
 
         long[] offsets = [];
         Exception? failure = null;
+        var handoff = Handoff?.Begin(writes);
         try
         {
             // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
             offsets = await _store.AppendAsync(writes, CancellationToken.None);
+            handoff?.Complete(writes, offsets, recipientsOf);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
         {
             failure = ex;
+        }
+        finally
+        {
+            handoff?.Dispose(); // a failed append hands nothing over; the indexer reads whatever the store holds
         }
 
         var w = 0;
@@ -262,7 +276,7 @@ public sealed class PublishPipeline
             var message = entry.Stored;
             var offset = offsets[w++];
             string transactionId;
-            var recipients = AllRecipients(message);
+            var recipients = recipientsOf[w - 1]!;
             if (Delivery is var (cache, stamper))
             {
                 var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);

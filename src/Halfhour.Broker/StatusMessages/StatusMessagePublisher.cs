@@ -147,6 +147,7 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
         }
 
         var writes = new List<EventWrite>(messages.Count + 1);
+        var recipientsOf = new string[]?[messages.Count + 1]; // per write, for the indexer; none for the audit record
         var stored = new List<(int Index, int Partition)>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
         {
@@ -166,7 +167,7 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
                 SenderUniqueReference = messages[i].SenderUniqueReference ?? "",
                 CorrelationId = messages[i].CorrelationId ?? "",
                 Mpan = original.Mpan,
-                Primary = [original.SenderDipId],
+                Primary = recipientsOf[writes.Count] = [original.SenderDipId],
                 Body = messages[i].AddressedTo(original.SenderDipId),
             };
 
@@ -179,14 +180,17 @@ public sealed class StatusMessagePublisher(IEventStore store, TopicLayout layout
         writes.Add(AuditTrail.ToWrite(new AuditEntry(now, AuditAction.StatusSent, caller.DipId, caller.Environment.ToString(), TopicLayout.StatusChannel,
             $"{messages.Count} status messages about {string.Join(", ", messages.Select(m => m.TransactionId).Distinct().Take(10))}{(messages.Count > 10 ? ", …" : "")}, " +
             $"to {string.Join(", ", originals.Select(o => o!.SenderDipId).Distinct())}")));
+        using var handoff = indexer.Handoff?.Begin(writes);
         long[] offsets;
         try
         {
             // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
             offsets = await store.AppendAsync(writes, CancellationToken.None);
+            handoff?.Complete(writes, offsets, recipientsOf);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
         {
+            handoff?.Dispose(); // a failed append hands nothing over; the indexer reads whatever the store holds
             foreach (var reference in held.Values)
             {
                 await references.ReleaseAsync(reference);

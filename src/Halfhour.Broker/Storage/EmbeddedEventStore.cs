@@ -115,6 +115,10 @@ public sealed class EmbeddedEventStore : IEventStore
     }
 
     /// <inheritdoc />
+    /// <remarks>True: the embedded log stores every write it is given (it ignores idempotency keys; the broker de-duplicates first).</remarks>
+    public bool AppendsAreExact => true;
+
+    /// <inheritdoc />
     public ValueTask FlushDerivedAsync(CancellationToken cancellationToken = default) => _derived.FlushAsync(cancellationToken);
 
     /// <inheritdoc />

@@ -20,6 +20,14 @@ public interface IEventStore : IAsyncDisposable
     ValueTask<long[]> AppendAsync(IReadOnlyList<EventWrite> writes, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// True when every offset <see cref="AppendAsync"/> answers names the record just written with exactly the key and
+    /// value given: the engine never answers a write with an earlier record's offset (as one that de-duplicates on
+    /// <see cref="EventWrite.IdempotencyKey"/> does). Only then may the broker index what it appended from memory
+    /// instead of reading it back. False unless an engine says so.
+    /// </summary>
+    bool AppendsAreExact => false;
+
+    /// <summary>
     /// Makes every record appended so far to <see cref="TopicDurability.Derived"/> topics durable; a
     /// deriving writer calls it before recording how far it has derived.
     /// </summary>

@@ -232,7 +232,7 @@ public abstract class PublishAndDeliverTests(EngineKind engine)
     }
 
     /// <summary>MPAN numbers whose consumption the same data service sends (one caller per batch).</summary>
-    private static long[] FromOneSender(BrokerFixture f, int count)
+    internal static long[] FromOneSender(BrokerFixture f, int count)
     {
         var sender = f.SenderOf(0).DipId;
         var numbers = new List<long>();

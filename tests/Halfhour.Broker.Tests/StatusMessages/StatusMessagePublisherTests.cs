@@ -15,7 +15,7 @@ namespace Halfhour.Broker.Tests.StatusMessages;
 public abstract class StatusMessagePublisherTests(EngineKind engine)
 {
     /// <summary>A status message about <paramref name="transactionId"/> from <paramref name="senderId"/>, as the server hands it over.</summary>
-    private static StatusMessage Status(string transactionId, string senderId, string text = "MSG0101 Rejected", string? recipientId = null, string? reference = null)
+    internal static StatusMessage Status(string transactionId, string senderId, string text = "MSG0101 Rejected", string? recipientId = null, string? reference = null)
     {
         var body = new JsonObject
         {

@@ -1,0 +1,248 @@
+using System.Text;
+using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Messages;
+using Halfhour.Broker.Storage;
+using Halfhour.Broker.Topics;
+using Halfhour.Market.Participants;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Halfhour.Broker.Tests.Delivery;
+
+/// <summary>
+/// The inbox indexer over a real embedded store, fed by hand-offs as the publish pipeline feeds it, and by records the
+/// store got some other way (another appender, a restart, a failed append). Whatever path an event takes, every inbox
+/// must hold exactly the pointers a read of the store writes: one per recipient as stored, in offset order, none twice.
+/// </summary>
+public sealed class InboxIndexerHandoffTests : IAsyncLifetime
+{
+    private const string InterfaceId = "IF-021";
+    private const string Supplier = "2000000001";
+    private const string LoadShaping = "4000000001";
+    private static readonly MarketEnvironment Environment = MarketEnvironment.DEV;
+    private static readonly string Topic = TopicLayout.InterfaceTopic(Environment, InterfaceId);
+
+    /// <summary>What the pipeline appends beside its messages: a record of a topic nobody indexes (the audit trail).</summary>
+    private const string Unindexed = "DEV.unindexed";
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "halfhour-handoff-" + Guid.NewGuid().ToString("N"));
+    private readonly List<(long Offset, string Mpan, string[] Recipients)> _stored = [];
+    private EmbeddedEventStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = EmbeddedEventStore.Open(_directory);
+        await _store.EnsureTopicAsync(new TopicSpec(Topic, 1));
+        await _store.EnsureTopicAsync(new TopicSpec(Unindexed, 1));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Events_handed_over_after_their_append_are_indexed_from_memory_with_the_pointers_a_store_read_writes()
+    {
+        var indexer = Follow();
+        await AppendAsync(indexer, 0, 1, 2);
+        await AppendAsync(indexer, 3);
+        await AppendAsync(indexer, 4, 5, 6, 7);
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+
+        Assert.Equal(8, indexer.IndexedFromMemory);
+        Assert.Equal(0, indexer.IndexedFromStore);
+        await AssertEveryInboxHoldsExactlyTheStoredPointersAsync();
+        await AssertCheckpointAfterStopAsync(indexer, 8);
+    }
+
+    [Fact]
+    public async Task After_a_restart_what_was_not_indexed_is_read_from_the_store_and_hand_offs_are_taken_again_once_caught_up()
+    {
+        var before = Follow();
+        await AppendAsync(before, 0, 1, 2, 3);
+        await before.WaitUntilCaughtUpAsync(CancellationToken.None);
+        await AssertCheckpointAfterStopAsync(before, 4);
+
+        // Stored while no indexer ran: nothing hands these over.
+        await AppendAsync(null, 4, 5, 6);
+
+        var after = Follow();
+        await after.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal(3, after.IndexedFromStore);
+
+        await AppendAsync(after, 7, 8);
+        await after.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal(2, after.IndexedFromMemory);
+        Assert.Equal(3, after.IndexedFromStore);
+        await AssertEveryInboxHoldsExactlyTheStoredPointersAsync();
+        await AssertCheckpointAfterStopAsync(after, 9);
+    }
+
+    [Fact]
+    public async Task A_hand_off_starting_beyond_the_position_makes_the_indexer_read_the_gap_and_the_rest_from_the_store()
+    {
+        var indexer = Follow();
+        await AppendAsync(indexer, 0, 1);
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+
+        // An append is announced; before it lands, another appender stores a record at the indexer's position.
+        var (writes, recipients) = Writes(3);
+        using (var handoff = indexer.Handoff!.Begin(writes))
+        {
+            await AppendAsync(null, 2);
+            var offsets = await _store.AppendAsync(writes);
+            Remember(offsets, 3);
+            handoff.Complete(writes, offsets, recipients);
+        }
+
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal(2, indexer.IndexedFromMemory);
+        Assert.Equal(2, indexer.IndexedFromStore);
+
+        // Past the gap the hand-off is taken again; the stale hand-off of offset 3 is not indexed twice.
+        await AppendAsync(indexer, 4);
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal(3, indexer.IndexedFromMemory);
+        await AssertEveryInboxHoldsExactlyTheStoredPointersAsync();
+        await AssertCheckpointAfterStopAsync(indexer, 5);
+    }
+
+    [Fact]
+    public async Task A_full_lane_drops_what_does_not_fit_without_waiting_and_the_indexer_reads_it_from_the_store()
+    {
+        var indexer = Follow(handoffCapacity: 4);
+        await AppendAsync(indexer, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+        Assert.Equal(6, indexer.Handoff!.Dropped);
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+
+        Assert.Equal(4, indexer.IndexedFromMemory);
+        Assert.Equal(6, indexer.IndexedFromStore);
+        await AssertEveryInboxHoldsExactlyTheStoredPointersAsync();
+        await AssertCheckpointAfterStopAsync(indexer, 10);
+    }
+
+    [Fact]
+    public async Task An_append_that_failed_after_storing_hands_nothing_over_and_the_indexer_reads_what_it_stored()
+    {
+        var indexer = Follow();
+        var (writes, _) = Writes(0, 1);
+        using (indexer.Handoff!.Begin(writes))
+        {
+            // The store kept the records but the appender saw a failure: it ends the announcement without completing it.
+            Remember(await _store.AppendAsync(writes), 0, 1);
+        }
+
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal(0, indexer.IndexedFromMemory);
+        Assert.Equal(2, indexer.IndexedFromStore);
+        await AssertEveryInboxHoldsExactlyTheStoredPointersAsync();
+        await AssertCheckpointAfterStopAsync(indexer, 2);
+    }
+
+    private InboxIndexer Follow(int handoffCapacity = AppendHandoff.DefaultCapacity)
+    {
+        var indexer = new InboxIndexer(_store, NullLogger.Instance, handoffCapacity);
+        indexer.Follow(Environment, InterfaceId, 1);
+        return indexer;
+    }
+
+    /// <summary>
+    /// A consumption-like message per number: a supplier named twice (primary and always, as routing may do), a data
+    /// service that varies, and the load shaping service.
+    /// </summary>
+    private static (List<EventWrite> Writes, string[]?[] Recipients) Writes(params int[] numbers)
+    {
+        var writes = new List<EventWrite>();
+        var recipients = new string[]?[numbers.Length + 1];
+        foreach (var number in numbers)
+        {
+            var message = new StoredMessage
+            {
+                InterfaceId = InterfaceId,
+                EventCode = "ActivePower",
+                AcceptedAt = DateTimeOffset.UnixEpoch.AddSeconds(number),
+                SenderDipId = "3000000001",
+                SenderRole = "SDS",
+                SenderUniqueReference = $"ref-{number}",
+                Mpan = MpanOf(number),
+                Primary = [Supplier],
+                Secondary = [$"30000000{number % 3:00}"],
+                Always = [LoadShaping, Supplier],
+                Body = "{}"u8.ToArray(),
+            };
+            recipients[writes.Count] = [.. message.Primary, .. message.Secondary, .. message.Always];
+            writes.Add(new EventWrite(Topic, 0, Encoding.ASCII.GetBytes(message.Mpan), message.ToArray()));
+        }
+
+        writes.Add(new EventWrite(Unindexed, 0, default, "audit"u8.ToArray()));
+        return (writes, recipients);
+    }
+
+    private static string MpanOf(int number) => (1_900_000_000_000L + number).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Appends the messages of <paramref name="numbers"/> in one group; hands them to <paramref name="handingOver"/>'s indexer as the pipeline does.</summary>
+    private async Task AppendAsync(InboxIndexer? handingOver, params int[] numbers)
+    {
+        var (writes, recipients) = Writes(numbers);
+        using var handoff = handingOver?.Handoff!.Begin(writes);
+        var offsets = await _store.AppendAsync(writes);
+        handoff?.Complete(writes, offsets, recipients);
+        Remember(offsets, numbers);
+    }
+
+    private void Remember(long[] offsets, params int[] numbers)
+    {
+        var (_, recipients) = Writes(numbers);
+        for (var i = 0; i < numbers.Length; i++)
+        {
+            _stored.Add((offsets[i], MpanOf(numbers[i]), recipients[i]!));
+        }
+    }
+
+    /// <summary>Every inbox holds, in offset order, one pointer per time its owner is named in a stored event, keyed by the event's MPAN.</summary>
+    private async Task AssertEveryInboxHoldsExactlyTheStoredPointersAsync()
+    {
+        var expected = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (offset, mpan, recipients) in _stored.OrderBy(s => s.Offset))
+        {
+            foreach (var recipient in recipients)
+            {
+                var inbox = TopicLayout.InboxTopic(Environment, recipient, InterfaceId);
+                if (!expected.TryGetValue(inbox, out var pointers))
+                {
+                    expected[inbox] = pointers = [];
+                }
+
+                pointers.Add($"{mpan}@{InterfaceId}/0/{offset}");
+            }
+        }
+
+        var actual = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var inbox in (await _store.ListTopicsAsync()).Where(t => t.StartsWith("DEV.inbox.", StringComparison.Ordinal)))
+        {
+            var pointers = actual[inbox] = [];
+            var end = (await _store.RangeAsync(inbox, 0)).Next;
+            for (var at = 0L; at < end;)
+            {
+                using var batch = await _store.ReadAsync(inbox, 0, at, 1 << 20);
+                foreach (var record in batch.Events)
+                {
+                    var pointer = InboxPointer.Read(record.Value.Span);
+                    pointers.Add($"{Encoding.ASCII.GetString(record.Key.Span)}@{pointer.InterfaceId}/{pointer.Partition}/{pointer.Offset}");
+                }
+
+                at = batch.NextOffset;
+            }
+        }
+
+        Assert.Equal(expected, actual);
+    }
+
+    /// <summary>Stops the indexer (its last checkpoint) and checks the durable position is just past the last stored event.</summary>
+    private async Task AssertCheckpointAfterStopAsync(InboxIndexer indexer, long next)
+    {
+        await indexer.DisposeAsync();
+        Assert.Equal(next, await _store.GetCursorAsync(InboxIndexer.CursorName, Topic, 0));
+    }
+}
