@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Halfhour.Market.Envelope;
+
 namespace Halfhour.Market.Validation;
 
 /// <summary>
@@ -110,4 +113,15 @@ public interface IMessageValidator
 {
     /// <summary>Validates <paramref name="utf8Message"/> and fills <paramref name="facts"/> with what it read; never throws on bad input.</summary>
     ValidationResult Validate(ReadOnlySpan<byte> utf8Message, MessageFacts facts);
+
+    /// <summary>
+    /// Validates the message that <paramref name="reader"/> stands on (its first token) inside the larger document
+    /// <paramref name="utf8Document"/> the reader reads — a batch — and leaves the reader on the message's last token,
+    /// with the same verdict and facts as <see cref="Validate(ReadOnlySpan{byte}, MessageFacts)"/> over the message's bytes.
+    /// A validator that can judge the message on that reader reads it once; the default finds the message's end, then
+    /// validates its bytes. A <see cref="JsonException"/> means the document is not well-formed JSON there: it propagates,
+    /// because the document is judged as a whole.
+    /// </summary>
+    ValidationResult Validate(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8Document, MessageFacts facts)
+        => Validate(utf8Document[MessageBatch.SkipMessage(ref reader)], facts);
 }
