@@ -46,7 +46,7 @@ public sealed class MessageFacts
     public string? GspGroupId { get; set; }
 
     /// <summary>A0.primaryRecipients as sent.</summary>
-    public List<string> PrimaryRecipients { get; } = [];
+    public List<string> PrimaryRecipients { get; } = new(1); // nearly every message names one: room for one, not the four a first Add would make
 
     /// <summary>Records one fact (the validators name a fact by <see cref="MessageFact"/> as they meet its field).</summary>
     internal void Set(MessageFact fact, string? value)

@@ -79,8 +79,8 @@ public sealed class MessageValidator : IMessageValidator
 
     /// <inheritdoc />
     /// <remarks>
-    /// A message for a dedicated validator that names its interface at its start is judged on the batch's reader, in the
-    /// batch's one pass; any other is found on the reader and then validated from its bytes, envelope first.
+    /// The batch's reader serves the message's first pass: a dedicated validator's when the message names its interface at
+    /// its start, else the envelope scan, after which the interface's schema reads the message's bytes a second time.
     /// </remarks>
     public ValidationResult Validate(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8Document, MessageFacts facts)
     {
@@ -91,7 +91,9 @@ public sealed class MessageValidator : IMessageValidator
             return direct.Validate(ref reader, utf8Document, facts);
         }
 
-        return ValidateEnvelopeFirst(utf8Document[MessageBatch.SkipMessage(ref reader)], facts);
+        var header = default(MessageHeader);
+        var failure = header.Scan(ref reader, utf8Document, facts, Limits, out var message);
+        return failure ?? AfterEnvelope(ref header, utf8Document[message], facts);
     }
 
     /// <summary>The generic path: the envelope pass, dispatch on S0, then the dedicated validator or the interface's schema.</summary>
@@ -99,12 +101,13 @@ public sealed class MessageValidator : IMessageValidator
     {
         var header = default(MessageHeader);
         var failure = header.Scan(utf8Message, facts, Limits);
-        if (failure is not null)
-        {
-            return failure;
-        }
+        return failure ?? AfterEnvelope(ref header, utf8Message, facts);
+    }
 
-        failure = Dispatch(ref header, utf8Message, out var variant);
+    /// <summary>What follows a passed envelope scan: dispatch on S0, then the dedicated validator or the interface's schema.</summary>
+    private ValidationResult AfterEnvelope(ref MessageHeader header, ReadOnlySpan<byte> utf8Message, MessageFacts facts)
+    {
+        var failure = Dispatch(ref header, utf8Message, out var variant);
         if (failure is not null)
         {
             return failure;

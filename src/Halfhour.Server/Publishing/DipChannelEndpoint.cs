@@ -36,7 +36,7 @@ internal static partial class DipChannelEndpoint
         // With the handler's validator, the shape check validates each message as it meets it: one read of the body.
         var validator = await handler.GetValidatorAsync(cancellationToken);
         var validated = validator is null ? null : new ValidatedBatch(validator);
-        var ranges = new List<Range>();
+        var ranges = validated is null ? new List<Range>() : null;
         var shape = MessageBatch.Check(body.Memory.Span, options.Limits.MaxMessagesPerRequest, options.Limits.MaxJsonDepth, ranges, validated);
         if (shape.Error is not null)
         {

@@ -31,7 +31,7 @@ public interface IPublishHandler
 /// <param name="MessageCount">How many elements the array has (at least one).</param>
 public sealed record PublishRequest(AuthenticatedParticipant Sender, string ChannelId, ReadOnlyMemory<byte> Body, int MessageCount)
 {
-    /// <summary>Where each message lies in <see cref="Body"/>, when the server's shape check found them (the handler need not read the array again).</summary>
+    /// <summary>Where each message lies in <see cref="Body"/>, when the server's shape check found them and did not validate them (the handler need not read the array again).</summary>
     public IReadOnlyList<Range>? MessageRanges { get; init; }
 
     /// <summary>Every message with its verdict, when the handler named a validator (<see cref="IPublishHandler.GetValidatorAsync"/>).</summary>
