@@ -88,12 +88,40 @@ public sealed class PublishPipeline
     /// shape check of the array finds them in the same pass), so the body is not read a second time to split it.
     /// </summary>
     /// <exception cref="PublishRequestException">There is no message, or the channel is unknown (nothing is stored).</exception>
-    public async ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, IReadOnlyList<Range> ranges,
+    public ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, IReadOnlyList<Range> ranges,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        var batch = new ValidatedBatch(_validator);
+        for (var i = 0; i < ranges.Count; i++)
+        {
+            batch.Add(ranges[i], body.Span);
+        }
+
+        return PublishAsync(caller, channelInterfaceId, body, batch, cancellationToken);
+    }
+
+    /// <summary>The validator whose verdicts <see cref="PublishAsync(Participant, string, ReadOnlyMemory{byte}, ValidatedBatch, CancellationToken)"/> takes.</summary>
+    public IMessageValidator Validator => _validator;
+
+    /// <summary>
+    /// Publishes the messages of <paramref name="body"/> that <see cref="Validator"/> has already validated where the caller
+    /// read the array (the server's shape check does both in one pass), so no message is read again before it is stored.
+    /// </summary>
+    /// <exception cref="PublishRequestException">There is no message, or the channel is unknown (nothing is stored).</exception>
+    /// <exception cref="ArgumentException">The batch was validated by another validator.</exception>
+    public async ValueTask<PublishResult> PublishAsync(Participant caller, string channelInterfaceId, ReadOnlyMemory<byte> body, ValidatedBatch batch,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        ArgumentNullException.ThrowIfNull(ranges);
-        if (ranges.Count == 0)
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!ReferenceEquals(batch.Validator, _validator))
+        {
+            throw new ArgumentException("The batch was validated by another validator than the pipeline's; validate it with PublishPipeline.Validator.", nameof(batch));
+        }
+
+        var messages = batch.Messages;
+        if (messages.Count == 0)
         {
             throw new PublishRequestException("The array holds no message", "Send at least one {\"payload\": …} object in the array.");
         }
@@ -104,18 +132,17 @@ public sealed class PublishPipeline
         }
 
         var environment = caller.Environment.ToString();
-        var results = new MessageResult?[ranges.Count];
-        var pending = new List<PendingMessage>(ranges.Count);
+        var results = new MessageResult?[messages.Count];
+        var pending = new List<PendingMessage>(messages.Count);
         var keysInBatch = new Dictionary<ulong, int>();
         var recipients = new RoutedRecipients();
         var acceptedAt = _time.GetUtcNow();
         var acceptedDay = DateOnly.FromDateTime(acceptedAt.UtcDateTime); // the day of the transaction IDs: routing reads appointments as of it
 
-        for (var i = 0; i < ranges.Count; i++)
+        for (var i = 0; i < messages.Count; i++)
         {
-            var bytes = body[ranges[i]];
-            var facts = new MessageFacts();
-            var verdict = _validator.Validate(bytes.Span, facts);
+            var (range, facts, verdict) = messages[i];
+            var bytes = body[range];
             if (verdict.IsValid)
             {
                 verdict = _gate.Check(facts, channelInterfaceId, caller);

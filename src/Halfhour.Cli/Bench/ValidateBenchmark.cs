@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Halfhour.Broker.Publishing;
 using Halfhour.Market.Appointments;
 using Halfhour.Market.Consumption;
 using Halfhour.Market.Validation;
+using Halfhour.Server.Publishing;
 
 namespace Halfhour.Cli.Bench;
 
@@ -53,11 +55,14 @@ public static class ValidateBenchmark
             var (dispatched, _, _) = Measure(dispatching, messages, cancellationToken);
             report.Add("if021_dispatched_msgs_s_per_core", dispatched, "msg/s", "as the broker calls it: generic envelope dispatch, then the IF-021 validator");
 
+            MeasureBatches(report, "if021", dispatching, messages, cancellationToken);
+
             var mix = GenericMix();
             var (generic, genericMedian, genericAllocated) = Measure(new MessageValidator(), mix.Messages, cancellationToken);
             report.Add("generic_msgs_s_per_core", generic, "msg/s", $"best of 10 rounds; every other payload variant, {mix.Bytes / mix.Messages.Length} bytes on average");
             report.Add("generic_msgs_s_per_core_median", genericMedian, "msg/s");
             report.Add("generic_bytes_allocated_per_msg", genericAllocated, "B");
+            MeasureBatches(report, "generic", new MessageValidator(), mix.Messages, cancellationToken);
             report.Add("if021_generated_msgs_s_per_core", MeasureGenerator(builder), "msg/s", "ConsumptionMessageBuilder, the simulator's and benchmarks' source");
             var (tableBytes, snapshotBytes) = MeasureAppointmentBook(builder);
             report.Add("appointment_bytes_per_mpan", tableBytes, "B", $"{AppointmentSample:N0} MPANs with distributor, supplier, data and metering service");
@@ -67,6 +72,77 @@ public static class ValidateBenchmark
             return 0;
         });
         return command;
+    }
+
+    // Messages per published array, as the SDK and `bench dip` send them.
+    private const int BatchSize = 100;
+
+    /// <summary>
+    /// The server's read of published arrays of <see cref="BatchSize"/>: its shape check (well-formed, depth, count) and every
+    /// message's validation, first as two passes (the check skips each message, then each is validated from its bytes), then
+    /// as the server makes it (each message validated on the check's reader: IF-021 in that one pass; other interfaces have
+    /// their envelope scanned on it, then their schema checked from their bytes).
+    /// </summary>
+    private static void MeasureBatches(BenchReport report, string prefix, MessageValidator validator, byte[][] messages, CancellationToken cancellationToken)
+    {
+        var batches = new byte[messages.Length / BatchSize][];
+        for (var b = 0; b < batches.Length; b++)
+        {
+            batches[b] = System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", messages.Skip(b * BatchSize).Take(BatchSize).Select(m => System.Text.Encoding.UTF8.GetString(m))) + "]");
+        }
+
+        var ranges = new List<Range>(BatchSize);
+        foreach (var body in batches)
+        {
+            // Every message must be valid, or the figures would measure early rejections.
+            var check = new ValidatedBatch(validator);
+            Check(body, ranges, check);
+            if (!check.Messages.All(m => m.Verdict.IsValid))
+            {
+                throw new InvalidOperationException("a benchmark batch holds a refused message");
+            }
+        }
+
+        var (twoPass, twoPassMedian, twoPassAllocated) = Measure(() =>
+        {
+            foreach (var body in batches)
+            {
+                ranges.Clear();
+                Check(body, ranges, null);
+                var batch = new ValidatedBatch(validator);
+                foreach (var range in ranges)
+                {
+                    batch.Add(range, body);
+                }
+            }
+
+            return batches.Length * BatchSize;
+        }, cancellationToken);
+        var (onePass, onePassMedian, onePassAllocated) = Measure(() =>
+        {
+            foreach (var body in batches)
+            {
+                ranges.Clear();
+                Check(body, ranges, new ValidatedBatch(validator));
+            }
+
+            return batches.Length * BatchSize;
+        }, cancellationToken);
+        report.Add($"{prefix}_batch_two_pass_us_per_msg", 1e6 / twoPass, "µs", $"best round; arrays of {BatchSize}: shape check, then each message validated from its bytes (before one pass)");
+        report.Add($"{prefix}_batch_two_pass_us_per_msg_median", 1e6 / twoPassMedian, "µs");
+        report.Add($"{prefix}_batch_two_pass_bytes_allocated_per_msg", twoPassAllocated, "B");
+        report.Add($"{prefix}_batch_one_pass_us_per_msg", 1e6 / onePass, "µs", "best round; each message validated on the shape check's reader, as the server does");
+        report.Add($"{prefix}_batch_one_pass_us_per_msg_median", 1e6 / onePassMedian, "µs");
+        report.Add($"{prefix}_batch_one_pass_bytes_allocated_per_msg", onePassAllocated, "B");
+
+        static void Check(byte[] body, List<Range> ranges, ValidatedBatch? validated)
+        {
+            var shape = MessageBatch.Check(body, BatchSize, ValidationLimits.Default.MaxDepth, ranges, validated);
+            if (shape.Error is not null)
+            {
+                throw new InvalidOperationException($"a benchmark batch is refused: {shape.Error}");
+            }
+        }
     }
 
     /// <summary>A mix of every payload variant but IF-021 (which has its own figure), several seeds each.</summary>
@@ -175,12 +251,23 @@ public static class ValidateBenchmark
             }
         }
 
-        for (var warm = Stopwatch.StartNew(); warm.Elapsed < WarmUpFor;)
+        return Measure(() =>
         {
             foreach (var message in messages)
             {
                 validator.Validate(message, facts);
             }
+
+            return messages.Length;
+        }, cancellationToken);
+    }
+
+    /// <summary>Messages per CPU second (best and median round) and bytes allocated per message of <paramref name="work"/>, which answers how many messages it did.</summary>
+    private static (double Best, double Median, double AllocatedPerMessage) Measure(Func<int> work, CancellationToken cancellationToken)
+    {
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed < WarmUpFor;)
+        {
+            work();
         }
 
         // Rounds, and the best kept: on a shared machine a neighbour on the sibling hyperthread slows a round down
@@ -197,12 +284,7 @@ public static class ValidateBenchmark
             long roundCount = 0;
             while (wall.Elapsed < MeasureFor / Rounds)
             {
-                for (var i = 0; i < messages.Length; i++)
-                {
-                    validator.Validate(messages[i], facts);
-                }
-
-                roundCount += messages.Length;
+                roundCount += work();
             }
 
             process.Refresh();

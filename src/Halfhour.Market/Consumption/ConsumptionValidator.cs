@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
+using Halfhour.Market.Envelope;
 using Halfhour.Market.Rules;
 using Halfhour.Market.Validation;
 using static Halfhour.Market.Consumption.ConsumptionSchema;
@@ -42,22 +43,64 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
         facts.Reset();
         if (utf8Message.Length > Rules.MaxMessageBytes)
         {
-            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:message-size",
-                string.Create(CultureInfo.InvariantCulture, $"The message is {utf8Message.Length} bytes; an IF-021 message may be at most {Rules.MaxMessageBytes} bytes. Split the settlement days over several messages."));
+            return TooLarge(utf8Message.Length);
         }
 
-        Span<long> stamps = stackalloc long[PeriodsPerDay];
-        Span<long> stampPositions = stackalloc long[PeriodsPerDay];
         try
         {
-            var pass = new Pass(utf8Message, facts, Rules, stamps, stampPositions);
-            return pass.Run();
+            var pass = new Pass(new Utf8JsonReader(utf8Message, new JsonReaderOptions { MaxDepth = MaxDepth }), facts, Rules);
+            if (!pass.ReadFirstToken())
+            {
+                return NotAnObject;
+            }
+
+            return pass.Run(alone: true);
         }
         catch (JsonException e)
         {
             return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:syntax",
                 string.Create(CultureInfo.InvariantCulture, $"The message is not well-formed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1} of the line): {e.Message} Send one JSON object {{\"payload\":…}} in UTF-8."));
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The same pass on the batch's reader: the message is tokenised once. The size limit is checked when the message's
+    /// end is known; a message over it is refused for its size whatever else was found, as when its bytes are validated.
+    /// The schema nests no deeper than the pass's own depth limit, so a deeper message is refused for its schema before the
+    /// batch reader's depth limit matters.
+    /// </remarks>
+    public ValidationResult Validate(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8Document, MessageFacts facts)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        facts.Reset();
+        var start = reader.TokenStartIndex;
+        var depth = reader.CurrentDepth;
+        var pass = new Pass(reader, facts, Rules);
+        var verdict = pass.Run(alone: false);
+        reader = pass.Reader;
+        MessageBatch.SkipRestOfMessage(ref reader, start, depth);
+        var length = reader.BytesConsumed - start;
+        if (length > Rules.MaxMessageBytes)
+        {
+            facts.Reset();
+            return TooLarge(length);
+        }
+
+        return verdict;
+    }
+
+    private ValidationResult TooLarge(long length) => ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:message-size",
+        string.Create(CultureInfo.InvariantCulture, $"The message is {length} bytes; an IF-021 message may be at most {Rules.MaxMessageBytes} bytes. Split the settlement days over several messages."));
+
+    private static readonly ValidationResult NotAnObject = ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:not-an-object",
+        "A message is one JSON object {\"payload\":{\"CommonBlock\":…,\"CustomBlock\":…}}; send each message of a batch as its own object.");
+
+    /// <summary>One value per period of a settlement day, inline in the pass.</summary>
+    [System.Runtime.CompilerServices.InlineArray(PeriodsPerDay)]
+    private struct PeriodValues
+    {
+        private long _first;
     }
 
     /// <summary>Where a field is: a fixed prefix, an array index, a fixed middle and a second index (-1: absent).</summary>
@@ -88,8 +131,9 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
 
         private readonly MessageFacts _facts;
         private readonly ConsumptionRules _rules;
-        private readonly Span<long> _stamps;
-        private readonly Span<long> _stampPositions;
+        // Each period's instant and where it stood, for the rules of its day: held in the pass itself, nothing allocated.
+        private PeriodValues _stamps;
+        private PeriodValues _stampPositions;
         private Utf8JsonReader _reader;
         private ValidationResult? _failure;
         private ValidationResult? _ruleFailure;
@@ -112,23 +156,30 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
         private uint _dayOffset;
         private ushort _dayOffsetEnd;
 
-        public Pass(ReadOnlySpan<byte> message, MessageFacts facts, ConsumptionRules rules, Span<long> stamps, Span<long> stampPositions)
+        public Pass(Utf8JsonReader reader, MessageFacts facts, ConsumptionRules rules)
         {
-            _reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = MaxDepth });
+            _reader = reader;
             _facts = facts;
             _rules = rules;
-            _stamps = stamps;
-            _stampPositions = stampPositions;
             _eventCode = _quantity = -1;
             _previousDay = _dayBase = NoInstant;
         }
 
-        public ValidationResult Run()
+        /// <summary>The reader where the pass left it.</summary>
+        public readonly Utf8JsonReader Reader => _reader;
+
+        /// <summary>Moves to the message's first token; false when there is none.</summary>
+        public bool ReadFirstToken() => _reader.Read();
+
+        /// <summary>
+        /// Judges the message whose first token the reader stands on; stops at the first schema failure. When the message is
+        /// the whole input (<paramref name="alone"/>), anything after its closing brace but whitespace is malformed.
+        /// </summary>
+        public ValidationResult Run(bool alone)
         {
-            if (!_reader.Read() || _reader.TokenType != JsonTokenType.StartObject)
+            if (_reader.TokenType != JsonTokenType.StartObject)
             {
-                return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:not-an-object",
-                    "A message is one JSON object {\"payload\":{\"CommonBlock\":…,\"CustomBlock\":…}}; send each message of a batch as its own object.");
+                return NotAnObject;
             }
 
             if (!ReadBlock(ConsumptionSchema.Envelope, new Where("")))
@@ -136,8 +187,11 @@ public sealed class ConsumptionValidator(ConsumptionRules? rules = null) : IMess
                 return _failure!;
             }
 
-            // Anything after the message's closing brace other than whitespace makes the reader throw (malformed).
-            _reader.Read();
+            if (alone)
+            {
+                // Anything after the message's closing brace other than whitespace makes the reader throw (malformed).
+                _reader.Read();
+            }
 
             if (_eventCode >= 0 && _quantity >= 0 && (_eventCode == 0) != (_quantity < 2))
             {

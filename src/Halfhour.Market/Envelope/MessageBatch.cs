@@ -62,4 +62,36 @@ public static class MessageBatch
             return false;
         }
     }
+
+    /// <summary>Moves <paramref name="reader"/> from the first token of a message to its last; the message's bytes.</summary>
+    internal static Range SkipMessage(ref Utf8JsonReader reader)
+    {
+        var start = (int)reader.TokenStartIndex;
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            reader.Skip();
+        }
+
+        return new Range(start, (int)reader.BytesConsumed);
+    }
+
+    /// <summary>
+    /// Moves <paramref name="reader"/> from wherever a validator stopped inside the message whose first token was at
+    /// <paramref name="start"/> (depth <paramref name="depth"/>) to the message's last token: a validator reading a message
+    /// in place stops at its first schema failure, and the batch around it is read on from the message's end.
+    /// </summary>
+    internal static void SkipRestOfMessage(ref Utf8JsonReader reader, long start, int depth)
+    {
+        if (reader.TokenStartIndex == start)
+        {
+            SkipMessage(ref reader);
+            return;
+        }
+
+        // Inside the message every token is deeper than its first; the only later token at that depth is its last.
+        while (reader.CurrentDepth > depth)
+        {
+            reader.Read();
+        }
+    }
 }

@@ -17,7 +17,8 @@ internal enum Presence : byte
 /// <summary>
 /// The first of the two passes over a message: proves it is UTF-8, well-formed JSON within the size and
 /// depth limits, a <c>{"payload":{…}}</c> object, and reads the common block's facts (S0, S1, A0, M0 or M1)
-/// wherever they appear, so the second pass can be given the right schema. Reads every token once;
+/// wherever they appear, so the second pass can be given the right schema. In a batch it runs on the batch's own
+/// reader, so the array's read and this pass are one. Reads every token once;
 /// allocates only the fact strings the backbone keeps (identifiers from the catalogue are shared, not copied).
 /// </summary>
 internal ref struct MessageHeader
@@ -54,70 +55,24 @@ internal ref struct MessageHeader
     /// <summary>Scans <paramref name="utf8"/>; null when the scan passed, else the envelope failure.</summary>
     public ValidationResult? Scan(ReadOnlySpan<byte> utf8, MessageFacts facts, ValidationLimits limits)
     {
-        if (utf8.Length > limits.MaxMessageBytes)
+        var failure = SizeOrEncoding(utf8, limits);
+        if (failure is not null)
         {
-            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:size",
-                $"The message is {utf8.Length} bytes; at most {limits.MaxMessageBytes} are accepted. Split the data over several messages.");
+            return failure;
         }
 
-        if (!Utf8.IsValid(utf8))
-        {
-            return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:utf8", "The message is not valid UTF-8; send it encoded as UTF-8.");
-        }
-
-        Span<Place> places = stackalloc Place[ValidationLimits.DepthCeiling + 2];
-        var depth = -1;
-        var next = Place.Root;
-        var field = MessageFact.None;
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = ValidationLimits.DepthCeiling + 2 });
         try
         {
+            failure = reader.Read() ? ScanValue(ref reader, 0, facts, limits) : null;
+            if (failure is not null)
+            {
+                return failure;
+            }
+
+            // A second value after the message makes the reader throw (malformed).
             while (reader.Read())
             {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        if (depth + 1 >= limits.MaxDepth)
-                        {
-                            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:depth",
-                                $"The message nests objects and arrays deeper than {limits.MaxDepth} levels; no interface needs that many.");
-                        }
-
-                        var isObject = reader.TokenType == JsonTokenType.StartObject;
-                        RootIsObject |= depth == -1 && isObject;
-                        Saw(next, field, isObject ? Presence.Present : Presence.WrongType);
-                        places[++depth] = isObject || next == Place.PrimaryRecipients ? next : Place.Other;
-                        next = Place.Other;
-                        break;
-                    case JsonTokenType.EndObject:
-                    case JsonTokenType.EndArray:
-                        depth--;
-                        break;
-                    case JsonTokenType.PropertyName:
-                        (next, field) = Classify(places[depth], ref reader);
-                        break;
-                    case JsonTokenType.String:
-                        if (next == Place.Field)
-                        {
-                            Capture(field, ref reader, facts);
-                        }
-                        else if (depth >= 0 && places[depth] == Place.PrimaryRecipients)
-                        {
-                            facts.PrimaryRecipients.Add(reader.GetString()!);
-                        }
-                        else
-                        {
-                            Saw(next, field, Presence.WrongType);
-                        }
-
-                        next = Place.Other;
-                        break;
-                    default:
-                        Saw(next, field, Presence.WrongType);
-                        next = Place.Other;
-                        break;
-                }
             }
         }
         catch (JsonException e)
@@ -127,14 +82,123 @@ internal ref struct MessageHeader
         }
         catch (InvalidOperationException)
         {
-            return ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:string",
-                "The message holds a string that cannot be read as text (an invalid escape such as a lone surrogate).");
+            return UnreadableString;
         }
 
-        return Payload == Presence.Present
-            ? null
-            : ValidationResult.Fail(MessageCode.MalformedMessage, RootIsObject ? "/payload" : "", "envelope:payload",
-                "A message is a JSON object {\"payload\":{\"CommonBlock\":{…},\"CustomBlock\":{…}}}; this one is not.");
+        return PayloadVerdict();
+    }
+
+    /// <summary>
+    /// Scans the message <paramref name="reader"/> stands on (its first token) within <paramref name="document"/>, on that
+    /// reader, and leaves it on the message's last token, with <paramref name="message"/> its bytes: the verdict and facts of
+    /// <see cref="Scan(ReadOnlySpan{byte}, MessageFacts, ValidationLimits)"/> over those bytes, whose size and encoding are
+    /// judged first, as there. A <see cref="JsonException"/> (the document is not well-formed there) propagates.
+    /// </summary>
+    public ValidationResult? Scan(ref Utf8JsonReader reader, ReadOnlySpan<byte> document, MessageFacts facts, ValidationLimits limits, out Range message)
+    {
+        var start = reader.TokenStartIndex;
+        var depth = reader.CurrentDepth;
+        ValidationResult? failure;
+        try
+        {
+            failure = ScanValue(ref reader, start, facts, limits);
+        }
+        catch (InvalidOperationException)
+        {
+            failure = UnreadableString;
+        }
+
+        MessageBatch.SkipRestOfMessage(ref reader, start, depth);
+        message = new Range((int)start, (int)reader.BytesConsumed);
+        if (SizeOrEncoding(document[message], limits) is { } early)
+        {
+            // Judged before anything is read when the message is scanned from its bytes: nothing read counts.
+            facts.Reset();
+            return early;
+        }
+
+        return failure ?? PayloadVerdict();
+    }
+
+    private static ValidationResult? SizeOrEncoding(ReadOnlySpan<byte> utf8, ValidationLimits limits)
+    {
+        if (utf8.Length > limits.MaxMessageBytes)
+        {
+            return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:size",
+                $"The message is {utf8.Length} bytes; at most {limits.MaxMessageBytes} are accepted. Split the data over several messages.");
+        }
+
+        return Utf8.IsValid(utf8) ? null : ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:utf8", "The message is not valid UTF-8; send it encoded as UTF-8.");
+    }
+
+    private static readonly ValidationResult UnreadableString = ValidationResult.Fail(MessageCode.MalformedMessage, "", "json:string",
+        "The message holds a string that cannot be read as text (an invalid escape such as a lone surrogate).");
+
+    private readonly ValidationResult? PayloadVerdict() => Payload == Presence.Present
+        ? null
+        : ValidationResult.Fail(MessageCode.MalformedMessage, RootIsObject ? "/payload" : "", "envelope:payload",
+            "A message is a JSON object {\"payload\":{\"CommonBlock\":{…},\"CustomBlock\":{…}}}; this one is not.");
+
+    /// <summary>
+    /// Reads the value whose first token the reader stands on, through its last token, noting what dispatch needs and
+    /// filling the facts; string positions are kept relative to <paramref name="origin"/>, where the message starts.
+    /// </summary>
+    private ValidationResult? ScanValue(ref Utf8JsonReader reader, long origin, MessageFacts facts, ValidationLimits limits)
+    {
+        Span<Place> places = stackalloc Place[ValidationLimits.DepthCeiling + 2];
+        var depth = -1;
+        var next = Place.Root;
+        var field = MessageFact.None;
+        do
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                case JsonTokenType.StartArray:
+                    if (depth + 1 >= limits.MaxDepth)
+                    {
+                        return ValidationResult.Fail(MessageCode.LimitExceeded, "", "limit:depth",
+                            $"The message nests objects and arrays deeper than {limits.MaxDepth} levels; no interface needs that many.");
+                    }
+
+                    var isObject = reader.TokenType == JsonTokenType.StartObject;
+                    RootIsObject |= depth == -1 && isObject;
+                    Saw(next, field, isObject ? Presence.Present : Presence.WrongType);
+                    places[++depth] = isObject || next == Place.PrimaryRecipients ? next : Place.Other;
+                    next = Place.Other;
+                    break;
+                case JsonTokenType.EndObject:
+                case JsonTokenType.EndArray:
+                    depth--;
+                    break;
+                case JsonTokenType.PropertyName:
+                    (next, field) = Classify(places[depth], ref reader);
+                    break;
+                case JsonTokenType.String:
+                    if (next == Place.Field)
+                    {
+                        Capture(field, ref reader, origin, facts);
+                    }
+                    else if (depth >= 0 && places[depth] == Place.PrimaryRecipients)
+                    {
+                        facts.PrimaryRecipients.Add(reader.GetString()!);
+                    }
+                    else
+                    {
+                        Saw(next, field, Presence.WrongType);
+                    }
+
+                    next = Place.Other;
+                    break;
+                default:
+                    Saw(next, field, Presence.WrongType);
+                    next = Place.Other;
+                    break;
+            }
+        }
+        while (depth >= 0 && reader.Read());
+
+        return null;
     }
 
     private void Saw(Place place, MessageFact field, Presence presence)
@@ -209,19 +273,19 @@ internal ref struct MessageHeader
     private static (Place, MessageFact) FieldOf(ref Utf8JsonReader r, ReadOnlySpan<byte> a, MessageFact fa, ReadOnlySpan<byte> b, MessageFact fb, ReadOnlySpan<byte> c, MessageFact fc) =>
         r.ValueTextEquals(a) ? (Place.Field, fa) : r.ValueTextEquals(b) ? (Place.Field, fb) : r.ValueTextEquals(c) ? (Place.Field, fc) : (Place.Other, MessageFact.None);
 
-    private void Capture(MessageFact field, ref Utf8JsonReader r, MessageFacts facts)
+    private void Capture(MessageFact field, ref Utf8JsonReader r, long origin, MessageFacts facts)
     {
         MarkField(field, Presence.Present);
         switch (field)
         {
             case MessageFact.InterfaceId:
-                InterfaceIdText = WireText.At(ref r);
+                InterfaceIdText = WireText.At(ref r, origin);
                 break;
             case MessageFact.EventCode:
-                EventCodeText = WireText.At(ref r);
+                EventCodeText = WireText.At(ref r, origin);
                 break;
             case MessageFact.SchemaVersion:
-                SchemaVersionText = WireText.At(ref r);
+                SchemaVersionText = WireText.At(ref r, origin);
                 break;
             case MessageFact.EnvironmentTag:
                 facts.EnvironmentTag = Shared(ref r, s_environments);
@@ -256,10 +320,10 @@ internal ref struct MessageHeader
 /// </summary>
 internal readonly record struct WireText(int Start, int Length, byte[]? Unescaped)
 {
-    /// <summary>The string value the reader stands on.</summary>
-    public static WireText At(ref Utf8JsonReader r) => r.ValueIsEscaped
+    /// <summary>The string value the reader stands on, in a message that starts at <paramref name="origin"/> of what the reader reads.</summary>
+    public static WireText At(ref Utf8JsonReader r, long origin) => r.ValueIsEscaped
         ? new WireText(0, 0, Encoding.UTF8.GetBytes(r.GetString()!))
-        : new WireText((int)r.TokenStartIndex + 1, r.ValueSpan.Length, null);
+        : new WireText((int)(r.TokenStartIndex - origin) + 1, r.ValueSpan.Length, null);
 
     /// <summary>The value's UTF-8.</summary>
     public ReadOnlySpan<byte> Utf8(ReadOnlySpan<byte> message) => Unescaped ?? message.Slice(Start, Length);

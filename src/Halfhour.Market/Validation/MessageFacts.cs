@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Halfhour.Market.Envelope;
+
 namespace Halfhour.Market.Validation;
 
 /// <summary>
@@ -43,7 +46,7 @@ public sealed class MessageFacts
     public string? GspGroupId { get; set; }
 
     /// <summary>A0.primaryRecipients as sent.</summary>
-    public List<string> PrimaryRecipients { get; } = [];
+    public List<string> PrimaryRecipients { get; } = new(1); // nearly every message names one: room for one, not the four a first Add would make
 
     /// <summary>Records one fact (the validators name a fact by <see cref="MessageFact"/> as they meet its field).</summary>
     internal void Set(MessageFact fact, string? value)
@@ -110,4 +113,15 @@ public interface IMessageValidator
 {
     /// <summary>Validates <paramref name="utf8Message"/> and fills <paramref name="facts"/> with what it read; never throws on bad input.</summary>
     ValidationResult Validate(ReadOnlySpan<byte> utf8Message, MessageFacts facts);
+
+    /// <summary>
+    /// Validates the message that <paramref name="reader"/> stands on (its first token) inside the larger document
+    /// <paramref name="utf8Document"/> the reader reads — a batch — and leaves the reader on the message's last token,
+    /// with the same verdict and facts as <see cref="Validate(ReadOnlySpan{byte}, MessageFacts)"/> over the message's bytes.
+    /// A validator that can judge the message on that reader reads it once; the default finds the message's end, then
+    /// validates its bytes. A <see cref="JsonException"/> means the document is not well-formed JSON there: it propagates,
+    /// because the document is judged as a whole.
+    /// </summary>
+    ValidationResult Validate(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8Document, MessageFacts facts)
+        => Validate(utf8Document[MessageBatch.SkipMessage(ref reader)], facts);
 }

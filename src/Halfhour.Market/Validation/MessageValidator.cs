@@ -69,19 +69,45 @@ public sealed class MessageValidator : IMessageValidator
         // A dedicated validator checks the whole message itself, envelope included: when the message says at
         // its very start which interface it is (as participants' systems write it), hand it over without the
         // envelope pass, which reads the whole message and would cost IF-021 two thirds of its throughput.
-        if (_dedicated.Count > 0 && TryPeekInterfaceId(utf8Message, out var peeked) && _dedicated.TryGetValue(peeked, out var direct))
+        if (_dedicated.Count > 0 && DedicatedByOpening(utf8Message) is { } direct)
         {
             return direct.Validate(utf8Message, facts);
         }
 
-        var header = default(MessageHeader);
-        var failure = header.Scan(utf8Message, facts, Limits);
-        if (failure is not null)
+        return ValidateEnvelopeFirst(utf8Message, facts);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The batch's reader serves the message's first pass: a dedicated validator's when the message names its interface at
+    /// its start, else the envelope scan, after which the interface's schema reads the message's bytes a second time.
+    /// </remarks>
+    public ValidationResult Validate(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8Document, MessageFacts facts)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        facts.Reset();
+        if (_dedicated.Count > 0 && DedicatedByOpening(reader) is { } direct)
         {
-            return failure;
+            return direct.Validate(ref reader, utf8Document, facts);
         }
 
-        failure = Dispatch(ref header, utf8Message, out var variant);
+        var header = default(MessageHeader);
+        var failure = header.Scan(ref reader, utf8Document, facts, Limits, out var message);
+        return failure ?? AfterEnvelope(ref header, utf8Document[message], facts);
+    }
+
+    /// <summary>The generic path: the envelope pass, dispatch on S0, then the dedicated validator or the interface's schema.</summary>
+    private ValidationResult ValidateEnvelopeFirst(ReadOnlySpan<byte> utf8Message, MessageFacts facts)
+    {
+        var header = default(MessageHeader);
+        var failure = header.Scan(utf8Message, facts, Limits);
+        return failure ?? AfterEnvelope(ref header, utf8Message, facts);
+    }
+
+    /// <summary>What follows a passed envelope scan: dispatch on S0, then the dedicated validator or the interface's schema.</summary>
+    private ValidationResult AfterEnvelope(ref MessageHeader header, ReadOnlySpan<byte> utf8Message, MessageFacts facts)
+    {
+        var failure = Dispatch(ref header, utf8Message, out var variant);
         if (failure is not null)
         {
             return failure;
@@ -106,17 +132,40 @@ public sealed class MessageValidator : IMessageValidator
         }
     }
 
-    /// <summary>
-    /// Reads S0.interfaceID when the message opens with <c>{"payload":{"CommonBlock":{"S0":{</c> and S0 names its
-    /// interface before any nested value; false otherwise (the full envelope pass then decides).
-    /// </summary>
-    private static bool TryPeekInterfaceId(ReadOnlySpan<byte> message, out string interfaceId)
+    /// <summary>The dedicated validator of the interface <paramref name="message"/> names at its start (<see cref="DedicatedByOpening(Utf8JsonReader)"/>), or null.</summary>
+    private IMessageValidator? DedicatedByOpening(ReadOnlySpan<byte> message)
     {
-        interfaceId = "";
         var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = 8 });
         try
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject ||
+            return reader.Read() ? DedicatedByOpening(reader) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The dedicated validator of the interface the message names when it opens with <c>{"payload":{"CommonBlock":{"S0":{</c>
+    /// and S0 names its interface before any nested value; null otherwise (the full envelope pass then decides). Reads a
+    /// copy of <paramref name="reader"/>, which stands on the message's first token, and allocates nothing.
+    /// </summary>
+    private IMessageValidator? DedicatedByOpening(Utf8JsonReader reader)
+    {
+        Span<char> id = stackalloc char[LongestInterfaceId];
+        return TryPeekInterfaceId(ref reader, id, out var length) && _dedicated.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(id[..length], out var dedicated)
+            ? dedicated
+            : null;
+    }
+
+    /// <summary>Reads S0.interfaceID into <paramref name="interfaceId"/> as <see cref="DedicatedByOpening(Utf8JsonReader)"/> describes; false when it cannot.</summary>
+    private static bool TryPeekInterfaceId(ref Utf8JsonReader reader, scoped Span<char> interfaceId, out int length)
+    {
+        length = 0;
+        try
+        {
+            if (reader.TokenType != JsonTokenType.StartObject ||
                 !Expect(ref reader, "payload"u8) || !Expect(ref reader, "CommonBlock"u8) || !Expect(ref reader, "S0"u8))
             {
                 return false;
@@ -132,13 +181,8 @@ public sealed class MessageValidator : IMessageValidator
 
                 if (isInterfaceId)
                 {
-                    if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.ValueSpan.Length > LongestInterfaceId)
-                    {
-                        return false;
-                    }
-
-                    interfaceId = Encoding.ASCII.GetString(reader.ValueSpan);
-                    return true;
+                    return reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && reader.ValueSpan.Length <= interfaceId.Length &&
+                           Ascii.ToUtf16(reader.ValueSpan, interfaceId, out length) == OperationStatus.Done;
                 }
 
                 if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)

@@ -11,7 +11,9 @@ internal sealed class BackbonePublishHandler(BackboneHost host) : IPublishHandle
     public async ValueTask<PublishOutcome> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         var backbone = await host.GetAsync(cancellationToken);
-        var result = request.MessageRanges is { } ranges
+        var result = request.Validated is { } validated
+            ? await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, validated, cancellationToken)
+            : request.MessageRanges is { } ranges
             ? await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, ranges, cancellationToken)
             : await backbone.Publisher.PublishAsync(request.Sender.Participant, request.ChannelId, request.Body, cancellationToken);
         var sender = request.Sender.Participant.DipId;
@@ -23,6 +25,9 @@ internal sealed class BackbonePublishHandler(BackboneHost host) : IPublishHandle
 
         return new PublishOutcome(result.StatusCode, messages);
     }
+
+    /// <inheritdoc />
+    public async ValueTask<IMessageValidator?> GetValidatorAsync(CancellationToken cancellationToken) => (await host.GetAsync(cancellationToken)).Publisher.Validator;
 
     /// <summary>One message's result as the StandardResponse's <c>messageArray</c> entry.</summary>
     internal static MessageResponse ToResponse(MessageResult result, string senderDipId) => new(

@@ -33,8 +33,11 @@ internal static partial class DipChannelEndpoint
 
         var body = http.Features.Get<RequestBody>()
             ?? throw new InvalidOperationException("The DIP signature filter did not run before the channel endpoint.");
-        var ranges = new List<Range>();
-        var shape = MessageBatch.Check(body.Memory.Span, options.Limits.MaxMessagesPerRequest, options.Limits.MaxJsonDepth, ranges);
+        // With the handler's validator, the shape check validates each message as it meets it: one read of the body.
+        var validator = await handler.GetValidatorAsync(cancellationToken);
+        var validated = validator is null ? null : new ValidatedBatch(validator);
+        var ranges = validated is null ? new List<Range>() : null;
+        var shape = MessageBatch.Check(body.Memory.Span, options.Limits.MaxMessagesPerRequest, options.Limits.MaxJsonDepth, ranges, validated);
         if (shape.Error is not null)
         {
             return shape.TooMany
@@ -45,7 +48,7 @@ internal static partial class DipChannelEndpoint
         PublishOutcome outcome;
         try
         {
-            outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count) { MessageRanges = ranges }, cancellationToken);
+            outcome = await handler.PublishAsync(new PublishRequest(http.RequireParticipant(), id, body.Memory, shape.Count) { MessageRanges = ranges, Validated = validated }, cancellationToken);
         }
         catch (PublishRequestException refused)
         {

@@ -1,4 +1,6 @@
+using Halfhour.Broker.Publishing;
 using Halfhour.Client.Contract;
+using Halfhour.Market.Validation;
 using Halfhour.Server.Identity;
 
 namespace Halfhour.Server.Publishing;
@@ -13,6 +15,13 @@ public interface IPublishHandler
 {
     /// <summary>Publishes a batch and returns the per-message results.</summary>
     ValueTask<PublishOutcome> PublishAsync(PublishRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The validator whose verdicts the handler takes from the server, or null (the default) when it validates the messages
+    /// itself. With one, the server validates each message on the reader of its shape check as it meets it, so a message is
+    /// tokenised once, and hands the verdicts over as <see cref="PublishRequest.Validated"/>.
+    /// </summary>
+    ValueTask<IMessageValidator?> GetValidatorAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IMessageValidator?>(null);
 }
 
 /// <summary>A verified batch.</summary>
@@ -22,8 +31,11 @@ public interface IPublishHandler
 /// <param name="MessageCount">How many elements the array has (at least one).</param>
 public sealed record PublishRequest(AuthenticatedParticipant Sender, string ChannelId, ReadOnlyMemory<byte> Body, int MessageCount)
 {
-    /// <summary>Where each message lies in <see cref="Body"/>, when the server's shape check found them (the handler need not read the array again).</summary>
+    /// <summary>Where each message lies in <see cref="Body"/>, when the server's shape check found them and did not validate them (the handler need not read the array again).</summary>
     public IReadOnlyList<Range>? MessageRanges { get; init; }
+
+    /// <summary>Every message with its verdict, when the handler named a validator (<see cref="IPublishHandler.GetValidatorAsync"/>).</summary>
+    public ValidatedBatch? Validated { get; init; }
 }
 
 /// <summary>What the broker answers, in the DIP's terms.</summary>

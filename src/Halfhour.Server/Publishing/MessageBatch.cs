@@ -1,11 +1,12 @@
 using System.Text.Json;
+using Halfhour.Broker.Publishing;
 
 namespace Halfhour.Server.Publishing;
 
 /// <summary>
-/// The request-level shape check of a batch, done in one forward pass without building a document (no
-/// allocation per message): well-formed JSON, within the depth limit, an array of at least one and at most the
-/// allowed number of elements.
+/// The request-level shape check of a batch, done in one forward pass without building a document: well-formed
+/// JSON, within the depth limit, an array of at least one and at most the allowed number of elements. The same pass
+/// can validate each element where it stands (<see cref="ValidatedBatch"/>), so a published message is read once.
 /// </summary>
 public static class MessageBatch
 {
@@ -15,8 +16,13 @@ public static class MessageBatch
     /// <param name="TooMany">True when the error is that the batch exceeds the message limit.</param>
     public readonly record struct Shape(int Count, string? Error, bool TooMany);
 
-    /// <summary>Checks the body; when <paramref name="messages"/> is given, adds each element's byte range to it (the same pass finds them).</summary>
-    public static Shape Check(ReadOnlySpan<byte> body, int maxMessages, int maxDepth, List<Range>? messages = null)
+    /// <summary>
+    /// Checks the body; when <paramref name="messages"/> is given, adds each element's byte range to it (the same pass finds
+    /// them); when <paramref name="validated"/> is given, validates each element on the same reader as it is met, so each is
+    /// tokenised once. The shape's verdict does not depend on the validation: a body that is not a well-formed array within
+    /// the limits is refused as a whole, whatever its messages' verdicts.
+    /// </summary>
+    public static Shape Check(ReadOnlySpan<byte> body, int maxMessages, int maxDepth, List<Range>? messages = null, ValidatedBatch? validated = null)
     {
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
         try
@@ -40,7 +46,15 @@ public static class MessageBatch
                 }
 
                 var start = (int)reader.TokenStartIndex;
-                reader.Skip();
+                if (validated is not null)
+                {
+                    validated.Read(ref reader, body);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+
                 messages?.Add(new Range(start, (int)reader.BytesConsumed));
             }
 
