@@ -58,7 +58,7 @@ public sealed class SimulateCommandTests(CliServerFixture fixture) : IClassFixtu
         Assert.True(good.Code == 0, good.Output + good.Errors);
         Assert.True(JsonNode.Parse(await File.ReadAllTextAsync(json))!["conforms"]!.GetValue<bool>());
         Assert.True(bad.Code == 1, bad.Output + bad.Errors);
-        Assert.Contains("FAIL", bad.Output, StringComparison.Ordinal);
+        Assert.True(bad.Output.Contains("FAIL", StringComparison.Ordinal), "no failed check in the output:\n" + bad.Output + "\nerrors:\n" + bad.Errors);
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -65,9 +65,10 @@ public static class ConformanceCommand
 
                 return checks.All(c => c.Passed) ? 0 : 1;
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or HttpRequestException or TaskCanceledException { CancellationToken.IsCancellationRequested: false })
             {
-                await Console.Error.WriteLineAsync($"conformance: {e.Message}");
+                // The checks could not be run to the end (not a failed check): exit 2, never 1, with the reason.
+                await Console.Error.WriteLineAsync($"conformance: the checks could not be completed: {e.GetType().Name}: {e.Message}");
                 return 2;
             }
             finally

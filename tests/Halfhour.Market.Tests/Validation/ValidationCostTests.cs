@@ -23,10 +23,18 @@ public class ValidationCostTests
         {
             var message = generator.GenerateUtf8(variant, 1);
             validator.Validate(message, facts); // warm the per-thread scratch
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            var result = validator.Validate(message, facts);
-            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            Assert.True(result.IsValid);
+
+            // The least of five: a one-off growth of a shared cache (or the runtime's own work on this thread) is not
+            // a per-message cost; a per-message allocation shows in every one of them.
+            var allocated = long.MaxValue;
+            for (var i = 0; i < 5; i++)
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var result = validator.Validate(message, facts);
+                allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+                Assert.True(result.IsValid);
+            }
+
             Assert.True(allocated <= FactsBudgetBytes, $"{variant}: {allocated} bytes for a {message.Length}-byte message");
         }
     }
