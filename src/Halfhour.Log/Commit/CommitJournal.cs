@@ -135,10 +135,10 @@ internal sealed class CommitJournal : IDisposable
     public void Write(List<(PartitionLog Partition, EncodedBatch Batch)> writes, long size)
     {
         ZeroTo(_position + size);
-        var headsLength = RecordHeaderBytes;
-        foreach (var (partition, _) in writes)
+        var headsLength = checked((int)size);
+        foreach (var (_, batch) in writes)
         {
-            headsLength += EntryHeaderBytes + Encoding.UTF8.GetByteCount(partition.Topic);
+            headsLength -= batch.Length; // what is left of the record is its header and the entries' headers and names
         }
 
         if (_heads.Length < headsLength)

@@ -18,7 +18,7 @@ public sealed class CommitMetrics
     /// <summary>Bytes of batches written.</summary>
     public long Bytes => Volatile.Read(ref _bytes);
 
-    /// <summary>fsync calls on segment files.</summary>
+    /// <summary>Syncs made to commit: one data sync of the commit journal per group, or an fsync per segment file written without it.</summary>
     public long Fsyncs => Volatile.Read(ref _fsyncs);
 
     /// <summary>How long the last commit's fsyncs took.</summary>

@@ -38,7 +38,7 @@ public sealed class CursorStore : IDisposable
     private const int MaxEntryBytes = 16 << 20;
 
     private readonly string _path;
-    private sealed record PendingEntry(byte Kind, IReadOnlyList<CursorPosition> Positions, TaskCompletionSource Done);
+    private sealed record PendingEntry(byte Kind, IReadOnlyList<CursorPosition> Positions, int Bytes, TaskCompletionSource Done);
 
     /// <summary>Held while the journal file is written, compacted or closed.</summary>
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -113,13 +113,14 @@ public sealed class CursorStore : IDisposable
 
     private ValueTask WriteEntryAsync(byte kind, IReadOnlyList<CursorPosition> positions, CancellationToken cancellationToken)
     {
-        if (PayloadSize(positions) > MaxEntryBytes)
+        var payload = PayloadSize(positions);
+        if (payload > MaxEntryBytes)
         {
             throw new ArgumentException($"A cursor commit may hold at most {MaxEntryBytes} bytes.", nameof(positions));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var entry = new PendingEntry(kind, positions, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var entry = new PendingEntry(kind, positions, EntryHeaderBytes + payload, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         bool lead;
         lock (_pendingLock)
         {
@@ -138,30 +139,25 @@ public sealed class CursorStore : IDisposable
     }
 
     /// <summary>
-    /// Group commit: the caller that found no write in progress writes every entry queued meanwhile (its
-    /// own and those of callers that came while it wrote) with one write and one fsync, until none is left.
-    /// Each entry keeps its own checksum, so each stays all-or-nothing after a crash.
+    /// Group commit: the caller that found no write in progress writes every entry queued meanwhile (its own and those
+    /// of callers that came while it waited) with one write and one fsync. Entries that arrive during that write are
+    /// written by a pool thread, not by this caller, so no caller waits for others' commits after its own. Each entry
+    /// keeps its own checksum, so each stays all-or-nothing after a crash.
     /// </summary>
     private void WritePending()
     {
         _gate.Wait();
         try
         {
-            while (true)
+            List<PendingEntry> entries;
+            lock (_pendingLock)
             {
-                List<PendingEntry> entries;
-                lock (_pendingLock)
-                {
-                    if (_pending.Count == 0)
-                    {
-                        _flushing = false;
-                        return;
-                    }
+                entries = _pending;
+                _pending = [];
+            }
 
-                    entries = _pending;
-                    _pending = [];
-                }
-
+            if (entries.Count > 0)
+            {
                 WriteTogether(entries);
             }
         }
@@ -169,6 +165,17 @@ public sealed class CursorStore : IDisposable
         {
             _gate.Release();
         }
+
+        lock (_pendingLock)
+        {
+            if (_pending.Count == 0)
+            {
+                _flushing = false;
+                return;
+            }
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static store => store.WritePending(), this, preferLocal: false);
     }
 
     private void WriteTogether(List<PendingEntry> entries)
@@ -176,7 +183,7 @@ public sealed class CursorStore : IDisposable
         var size = 0;
         foreach (var entry in entries)
         {
-            size += EntryHeaderBytes + PayloadSize(entry.Positions);
+            size += entry.Bytes;
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(size);

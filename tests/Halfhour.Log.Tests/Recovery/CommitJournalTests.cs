@@ -112,6 +112,13 @@ public class CommitJournalTests : InTempDirectory
         }
     }
 
+    /// <summary>Cuts a segment file back to its checkpointed length: none of its writes since reached the disk.</summary>
+    private static void Truncate(string path, long length)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.SetLength(length);
+    }
+
     private static void Zero(string path, long from, long count)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
@@ -141,11 +148,7 @@ public class CommitJournalTests : InTempDirectory
         var (log, before, after, lengths) = await WriteAcrossACheckpoint();
         TakeImage();
         log.Dispose();
-        DamageWhatGrew(lengths, (path, length) =>
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
-            stream.SetLength(length);
-        });
+        DamageWhatGrew(lengths, Truncate);
 
         using var recovered = EventLog.Open(Image, Options());
         Assert.Equal(before.Concat(after).Order().ToList(), ReadEverything(recovered).Order().ToList());
@@ -186,11 +189,7 @@ public class CommitJournalTests : InTempDirectory
         var (log, before, after, lengths) = await WriteAcrossACheckpoint(groupsAfter: 10);
         TakeImage();
         log.Dispose();
-        DamageWhatGrew(lengths, (path, length) =>
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
-            stream.SetLength(length);
-        });
+        DamageWhatGrew(lengths, Truncate);
 
         // Tear the last record (the last group appended): its sync never completed, so it was never acknowledged.
         var journal = Path.Combine(Image, CommitJournal.FileName);
@@ -238,6 +237,7 @@ public class CommitJournalTests : InTempDirectory
             var syncsBefore = log.CommitMetrics.Fsyncs;
             await log.AppendAsync("t", 1, big);
             Assert.True(log.CommitMetrics.Fsyncs > syncsBefore);
+            Assert.Empty(RecordStarts(Path.Combine(Live, CommitJournal.FileName))); // not journaled: its files were fsynced
             Assert.Equal(12, Rec.ReadAll(log, "t", 1).Count);
             var small = await AppendGroups(log, "small", 3);
             TakeImage();
@@ -273,11 +273,7 @@ public class CommitJournalTests : InTempDirectory
         var (log, before, after, lengths) = await WriteAcrossACheckpoint(groupsAfter: 8);
         TakeImage();
         log.Dispose();
-        DamageWhatGrew(lengths, (path, length) =>
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
-            stream.SetLength(length);
-        });
+        DamageWhatGrew(lengths, Truncate);
 
         using var recovered = EventLog.Open(Image, Options(journalBytes: 0));
         Assert.Equal(before.Concat(after).Order().ToList(), ReadEverything(recovered).Order().ToList());
