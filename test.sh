@@ -33,13 +33,15 @@ filter="Category!=Soak"
 [[ "${HALFHOUR_SOAK:-0}" == "1" ]] && filter=""
 
 rc=0
+console="$results/console.log"
 for proj in tests/*/*.Tests.csproj; do
   name="$(basename "$proj" .csproj)"
   echo "== $name" >&2
   dotnet test "$proj" -c Release --no-build -nologo \
     ${filter:+--filter "$filter"} \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
-    --results-directory "$results" || rc=1
+    --results-directory "$results" 2>&1 | tee -a "$console"
+  ((PIPESTATUS[0] == 0)) || rc=1
 done
 
 passed=0; failed=0; skipped=0
@@ -53,6 +55,12 @@ for trx in "$results"/*.trx; do
 done
 # A crashed test host writes no failure counts: never report green when dotnet test was not.
 if ((rc != 0 && failed == 0)); then failed=1; fi
+
+# The failures again at the end, where a truncated log still shows them: each test's name and the start of its message.
+if ((failed > 0)); then
+  echo "Failed tests:"
+  grep -A2 -E '^  Failed [A-Za-z]' "$console" | grep -vE '^  Error Message:|^--$' | cut -c1-600
+fi
 
 line="Tests: $passed passed, $failed failed"
 ((skipped > 0)) && line+=", $skipped skipped"

@@ -55,6 +55,7 @@ public sealed class Backbone : IAsyncDisposable
 {
     private readonly IEventStore _store;
     private readonly ILogger _logger;
+    private readonly ILogger _subscriptionLogger;
     private readonly ConcurrentDictionary<(MarketEnvironment, string, string), RecipientSubscription> _subscriptions = new();
     private readonly CancellationTokenSource _following = new();
     private readonly List<Task> _followers = [];
@@ -70,6 +71,7 @@ public sealed class Backbone : IAsyncDisposable
         validator.UseFor("IF-021", new ConsumptionValidator());
         _store = store;
         _logger = loggers.CreateLogger<Backbone>();
+        _subscriptionLogger = loggers.CreateLogger<RecipientSubscription>();
         Options = options;
         Catalogue = catalogue;
         Layout = new TopicLayout(options.PartitionsPerInterface);
@@ -144,7 +146,7 @@ public sealed class Backbone : IAsyncDisposable
     /// <summary>The subscription of a recipient to one channel (created on first use).</summary>
     public RecipientSubscription Subscription(MarketEnvironment environment, string dipId, string interfaceId)
         => _subscriptions.GetOrAdd((environment, dipId, interfaceId),
-            key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time, _stamped));
+            key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time, _stamped, _subscriptionLogger));
 
     /// <summary>
     /// The subscription when this node may serve the recipient's pulls: always on one node; in a cluster, when this

@@ -66,6 +66,7 @@ public sealed class JetStreamEventStore : IEventStore
     private readonly KvCursorStore _cursors;
     private readonly ConcurrentDictionary<string, bool> _topics = new(StringComparer.Ordinal);
     private readonly StoreCalls _calls;
+    private readonly LeaderChanges _leaderChanges;
 
     private JetStreamEventStore(NatsConnection connection, NatsJSContext js, NatsJSContext admin, JetStreamStoreOptions options, StreamNaming naming,
         KvCursorStore cursors, StoreCalls calls)
@@ -77,6 +78,7 @@ public sealed class JetStreamEventStore : IEventStore
         _options = options;
         _naming = naming;
         _cursors = cursors;
+        _leaderChanges = new LeaderChanges(connection);
     }
 
     /// <summary>
@@ -473,10 +475,15 @@ public sealed class JetStreamEventStore : IEventStore
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    /// <remarks>Counts the leader elections of the topic's stream this store heard of, and its reconnects.</remarks>
+    public long TailEpoch(string topic) => _leaderChanges.Of(_naming.StreamOf(topic));
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
     {
+        await _leaderChanges.DisposeAsync();
         _calls.Dispose();
-        return _connection.DisposeAsync();
+        await _connection.DisposeAsync();
     }
 
     private async Task PublishLaneAsync(IReadOnlyList<EventWrite> writes, List<int> lane, long[] offsets, long deadline, CancellationToken cancellationToken)

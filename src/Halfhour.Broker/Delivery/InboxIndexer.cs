@@ -21,6 +21,8 @@ namespace Halfhour.Broker.Delivery;
 /// (<see cref="AppendHandoff"/>: offset, key, recipients), and a loop takes it from there when it continues exactly at
 /// the loop's position; otherwise (after a restart, another appender, an overflow, a failed append) the loop reads the
 /// store from its position, as it does on every other engine. Both write the same pointers and move the same positions.
+/// When the store says a topic's latest records may have been renumbered or dropped (<see cref="IEventStore.TailEpoch"/>:
+/// a new JetStream stream leader), each loop of the topic reads its last <see cref="RewindOnTailChange"/> offsets again.
 /// </summary>
 public sealed class InboxIndexer : IAsyncDisposable
 {
@@ -38,6 +40,16 @@ public sealed class InboxIndexer : IAsyncDisposable
     /// duplicates are skipped), while the flush's cost is shared by everything indexed in the interval.
     /// </summary>
     public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How far back a loop reads again when the store's tail may have changed (<see cref="IEventStore.TailEpoch"/>): what a
+    /// stream leader had stored but not yet replicated when it died is a few hundred records at most (the publishes in
+    /// flight); 4,096 offsets of the topic (JetStream numbers the records of all its partitions in one sequence) hold them.
+    /// </summary>
+    public const long RewindOnTailChange = 4096;
+
+    /// <summary>How often a loop with nothing to index looks whether the store's tail changed.</summary>
+    public static readonly TimeSpan TailCheckInterval = TimeSpan.FromSeconds(1);
 
     private readonly IEventStore _store;
     private readonly ILogger _logger;
@@ -233,6 +245,7 @@ public sealed class InboxIndexer : IAsyncDisposable
         var round = new PointerRound(environment, interfaceId, partition);
         var handedOff = new List<AppendedEvent>();
         var recipients = new List<Range>();
+        var epoch = _store.TailEpoch(topic);
 
         // The position whose record no append of this process can still hand over: the store is read from there.
         var settled = -1L;
@@ -240,6 +253,23 @@ public sealed class InboxIndexer : IAsyncDisposable
         {
             try
             {
+                if (_store.TailEpoch(topic) is var now && now != epoch)
+                {
+                    // The store may have renumbered or dropped records this loop indexed: read them again as they are now. A
+                    // pointer to a message indexed before is skipped by its reader; one to a number that now holds another
+                    // message, or none, is passed over.
+                    epoch = now;
+                    var rewound = Math.Max(0, position - RewindOnTailChange);
+                    _logger.LogInformation("The store's records of {Topic} may have been renumbered (a new stream leader): indexing partition {Partition} again from offset {From} (was at {Position})",
+                        topic, partition, rewound, position);
+                    position = rewound;
+                    settled = -1;
+                    lock (_lock)
+                    {
+                        _indexedThrough[(topic, partition)] = position;
+                    }
+                }
+
                 if (lane is not null && lane.TryTake(position, handedOff))
                 {
                     foreach (var appended in handedOff)
@@ -254,7 +284,11 @@ public sealed class InboxIndexer : IAsyncDisposable
                     continue;
                 }
 
-                await _store.WaitForAsync(topic, partition, position, cancellationToken);
+                if (!await WaitForRecordAsync(topic, partition, position, lane is null, cancellationToken))
+                {
+                    continue; // no record yet: look at the tail epoch again
+                }
+
                 if (lane is not null && settled != position)
                 {
                     // The record at the position may be this process's own, its appender about to hand it over: wait for the
@@ -286,6 +320,32 @@ public sealed class InboxIndexer : IAsyncDisposable
                 round.Clear();
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits for a record at or past <paramref name="position"/>; with <paramref name="bounded"/> (a store whose tail may
+    /// change, <see cref="IEventStore.TailEpoch"/>) for at most <see cref="TailCheckInterval"/>, returning false when none
+    /// came, so an idle loop still notices a change of the tail (after which a record may sit before its position).
+    /// </summary>
+    private async ValueTask<bool> WaitForRecordAsync(string topic, int partition, long position, bool bounded, CancellationToken cancellationToken)
+    {
+        if (!bounded)
+        {
+            await _store.WaitForAsync(topic, partition, position, cancellationToken);
+            return true;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(TailCheckInterval);
+        try
+        {
+            await _store.WaitForAsync(topic, partition, position, wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

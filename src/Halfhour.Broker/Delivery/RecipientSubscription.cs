@@ -5,6 +5,8 @@ using Halfhour.Broker.Storage;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
 using Halfhour.Market.Participants;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Halfhour.Broker.Delivery;
 
@@ -55,6 +57,10 @@ public sealed class RecipientSubscription : IDisposable
     private readonly int _ownTopic;
     private readonly StoredEventReader _events;
     private readonly StampedMessageCache _stamped;
+    private readonly ILogger _logger;
+    private long _inboxEpoch;
+    private long _eventsEpoch;
+    private ((string Topic, int Partition, long Offset) Place, DateTimeOffset Since)? _missing; // the pointer past its partition's end being waited for
     private bool _loaded;
 
     /// <summary>
@@ -62,8 +68,9 @@ public sealed class RecipientSubscription : IDisposable
     /// <paramref name="stamped"/> is the cache of stamped messages it shares with the other recipients' subscriptions (its own when null).
     /// </summary>
     public RecipientSubscription(IEventStore store, InterfaceCatalogue catalogue, MarketEnvironment environment, string dipId, string interfaceId, TimeSpan visibilityTimeout, TimeProvider time,
-        StampedMessageCache? stamped = null)
+        StampedMessageCache? stamped = null, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         _stamped = stamped ?? new StampedMessageCache(0);
         InterfaceId = interfaceId;
         _store = store;
@@ -77,6 +84,8 @@ public sealed class RecipientSubscription : IDisposable
         CursorName = $"sub.{dipId}.{interfaceId}";
         _ownInterfaceId = System.Text.Encoding.ASCII.GetBytes(interfaceId);
         _ownTopic = TopicNumber(TopicLayout.InterfaceTopic(environment, interfaceId));
+        _inboxEpoch = store.TailEpoch(InboxTopic);
+        _eventsEpoch = store.TailEpoch(_topics[_ownTopic]);
     }
 
     /// <summary>The recipient's environment.</summary>
@@ -189,14 +198,40 @@ public sealed class RecipientSubscription : IDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            _loaded = false;
-            _window.Reset(0);
-            _handedOut.Clear();
-            _ackedHighWater.Clear();
+            Forget();
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private void Forget()
+    {
+        _loaded = false;
+        _window.Reset(0);
+        _handedOut.Clear();
+        _ackedHighWater.Clear();
+    }
+
+    /// <summary>
+    /// When the store says the latest records of the inbox may have been renumbered or dropped since they were read
+    /// (<see cref="IEventStore.TailEpoch"/>: a new JetStream stream leader), forgets what was read past the durable cursor,
+    /// as a takeover does, so the inbox is read again as the store holds it now (what was handed out and not acknowledged
+    /// is handed out again); likewise the event batches kept from the interface topic.
+    /// </summary>
+    private void ForgetIfTailChanged()
+    {
+        if (_store.TailEpoch(InboxTopic) is var inbox && inbox != _inboxEpoch)
+        {
+            _inboxEpoch = inbox;
+            Forget();
+        }
+
+        if (_store.TailEpoch(_topics[_ownTopic]) is var events && events != _eventsEpoch)
+        {
+            _eventsEpoch = events;
+            _events.Forget();
         }
     }
 
@@ -245,6 +280,7 @@ public sealed class RecipientSubscription : IDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
+            ForgetIfTailChanged();
             await LoadAsync(cancellationToken);
             var deliveries = new List<Delivery>(Math.Min(max, 256));
             var now = _time.GetUtcNow().UtcTicks;
@@ -256,7 +292,12 @@ public sealed class RecipientSubscription : IDisposable
             foreach (var offset in _expired)
             {
                 _window.TryGetLeased(offset, out var lease);
-                var stamped = await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, cancellationToken);
+                if (await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, mpan: default, cancellationToken) is not { } stamped)
+                {
+                    _window.Set(offset, lease with { State = SlotState.Skipped }); // its message is gone from the store: nothing to hand out again
+                    continue;
+                }
+
                 _window.Set(offset, lease with { VisibleAgainAt = visibleAgainAt, Count = lease.Count + 1 });
                 deliveries.Add(new Delivery(Receipt(offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, lease.Count + 1));
             }
@@ -314,7 +355,12 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 // Stamped before it counts as handed out: a failed read leaves the pointer to be read again, not passed over.
-                var stamped = await StampAsync(topic, partition, offset, cancellationToken);
+                if (await StampAsync(topic, partition, offset, record.Key, cancellationToken) is not { } stamped)
+                {
+                    _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
+                    continue;
+                }
+
                 _handedOut.Add(topic, partition, offset);
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
@@ -345,24 +391,81 @@ public sealed class RecipientSubscription : IDisposable
         return number;
     }
 
-    private async ValueTask<StampedMessage> StampAsync(int topicNumber, int partition, long offset, CancellationToken cancellationToken)
+    /// <summary>
+    /// The message at <paramref name="offset"/> stamped for delivery, or null when the pointer names a message the store
+    /// does not hold and never will (<see cref="PointersPassedOver"/>): a record retention deleted first, a number where
+    /// the partition holds no record, or one holding a message of another MPAN than the pointer's (<paramref name="mpan"/>,
+    /// the key the indexer copied from the message; empty: not checked). Pointers are written from what the store
+    /// returned, so on one machine only retention does this; on a nats-server 2.9 cluster a new stream leader can number
+    /// the last records before a leader's death differently from what the indexer read from the old one, and the
+    /// message is indexed again where it now is. A pointer past the partition's end is waited for (the store may catch
+    /// up) until <see cref="MissingGrace"/> has passed, then passed over too; a recipient never stalls on it.
+    /// </summary>
+    private async ValueTask<StampedMessage?> StampAsync(int topicNumber, int partition, long offset, ReadOnlyMemory<byte> mpan, CancellationToken cancellationToken)
     {
         var topic = _topics[topicNumber];
-        if (_stamped.TryGet(topic, partition, offset, out var shared))
+        if (!_stamped.TryGet(topic, partition, offset, out var stamped))
         {
-            return shared;
+            if (await ReadStoredAsync(topic, partition, offset, cancellationToken) is not { } stored)
+            {
+                return await IsGoneAsync(topic, partition, offset, cancellationToken) ? PassedOver(topic, partition, offset, "holds no record there") : throw new InvalidDataException(
+                    $"Inbox {InboxTopic} points to {topic}/{partition}@{offset}, past the end of what the store holds; waiting for it.");
+            }
+
+            var message = StoredMessage.Read(stored);
+            var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
+            stamped = new StampedMessage(transactionId, message.Mpan, bytes);
+            _stamped.Add(topic, partition, offset, stamped);
         }
 
-        var message = StoredMessage.Read(await ReadEventAsync(topic, partition, offset, cancellationToken));
-        var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
-        var stamped = new StampedMessage(transactionId, message.Mpan, bytes);
-        _stamped.Add(topic, partition, offset, stamped);
-        return stamped;
+        return mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan) ? stamped : PassedOver(topic, partition, offset, "holds a message of another MPAN there");
     }
 
-    private async Task<ReadOnlyMemory<byte>> ReadEventAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
-        => await _events.ReadAsync(topic, partition, offset, cancellationToken) ?? throw new InvalidDataException(
-            $"Inbox {InboxTopic} points to {topic}/{partition}@{offset}, which the store does not hold (deleted by retention?).");
+    /// <summary>The stored record at <paramref name="offset"/>, or null when there is none (the embedded log refuses an offset outside the partition, JetStream finds none).</summary>
+    private async ValueTask<ReadOnlyMemory<byte>?> ReadStoredAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _events.ReadAsync(topic, partition, offset, cancellationToken);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>How long a pointer past the end of its partition is waited for before it is passed over as lost.</summary>
+    public static readonly TimeSpan MissingGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many pointers this subscription passed over because the store does not hold their message (see <see cref="StampAsync"/>).</summary>
+    public long PointersPassedOver { get; private set; }
+
+    private StampedMessage? PassedOver(string topic, int partition, long offset, string why)
+    {
+        _logger.LogWarning("Inbox {Inbox} points to {Topic}/{Partition}@{Offset}, but the store {Why}: passed over (the message, if stored elsewhere, has its own pointer)",
+            InboxTopic, topic, partition, offset, why);
+        PointersPassedOver++;
+        _missing = null;
+        return null;
+    }
+
+    /// <summary>Whether the store will never hold a record at <paramref name="offset"/>: it holds records past it, or the pointer has waited out <see cref="MissingGrace"/>.</summary>
+    private async ValueTask<bool> IsGoneAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
+    {
+        if (offset < (await _store.RangeAsync(topic, partition, cancellationToken)).Next)
+        {
+            return true;
+        }
+
+        var now = _time.GetUtcNow();
+        if (_missing is not { } missing || missing.Place != (topic, partition, offset))
+        {
+            _missing = ((topic, partition, offset), now);
+            return false;
+        }
+
+        return now - missing.Since >= MissingGrace;
+    }
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {

@@ -28,6 +28,14 @@ public interface IEventStore : IAsyncDisposable
     bool AppendsAreExact => false;
 
     /// <summary>
+    /// A number that changes whenever the engine may have renumbered or dropped the latest records of <paramref name="topic"/>
+    /// after a reader saw them: on a JetStream cluster, a new stream leader (nats-server 2.9 can number the last records
+    /// its predecessor served differently, or lose them). A reader following the topic's tail reads back over its recent
+    /// records when the number changes. Constant on an engine that never does this (the default).
+    /// </summary>
+    long TailEpoch(string topic) => 0;
+
+    /// <summary>
     /// Makes every record appended so far to <see cref="TopicDurability.Derived"/> topics durable; a
     /// deriving writer calls it before recording how far it has derived.
     /// </summary>

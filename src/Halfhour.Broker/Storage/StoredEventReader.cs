@@ -43,8 +43,8 @@ public sealed class StoredEventReader(IEventStore store) : IDisposable
         return await reader.ReadAsync(topic, partition, offset, cancellationToken) is { } value ? value.ToArray() : null;
     }
 
-    /// <inheritdoc />
-    public void Dispose()
+    /// <summary>Drops the batches kept (the store's records may have changed since they were read); the reader stays usable.</summary>
+    public void Forget()
     {
         foreach (var batch in _cache.Values)
         {
@@ -53,6 +53,9 @@ public sealed class StoredEventReader(IEventStore store) : IDisposable
 
         _cache.Clear();
     }
+
+    /// <inheritdoc />
+    public void Dispose() => Forget();
 
     private static ReadOnlyMemory<byte>? Find(EventBatch batch, long offset)
     {

@@ -19,6 +19,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private readonly RecentLines _output;
     private Process? _process;
     private string? _domain;
     private string _extraConfig = "";
@@ -26,6 +27,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
     private NatsServerProcess(string name, string directory, int clientPort, int monitorPort, int clusterPort)
     {
         Name = name;
+        _output = new RecentLines(60, "nats-" + name);
         Directory = directory;
         ClientPort = clientPort;
         MonitorPort = monitorPort;
@@ -52,6 +54,9 @@ public sealed class NatsServerProcess : IAsyncDisposable
 
     /// <summary>Whether the process is running.</summary>
     public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The node's last lines of output (elections, catch-ups, warnings) and when it was started and killed.</summary>
+    public string RecentOutput => _output.ToString();
 
     /// <summary>What to do when nats-server is not installed.</summary>
     public const string MissingMessage =
@@ -157,8 +162,9 @@ public sealed class NatsServerProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         _process = Process.Start(start) ?? throw new InvalidOperationException("nats-server did not start.");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _output.Add($"== started (pid {_process.Id})");
+        _process.OutputDataReceived += (_, e) => _output.Add(e.Data);
+        _process.ErrorDataReceived += (_, e) => _output.Add(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         if (waitHealthy)
@@ -210,6 +216,7 @@ public sealed class NatsServerProcess : IAsyncDisposable
         {
             process.Kill(entireProcessTree: false); // SIGKILL on Linux
             await process.WaitForExitAsync();
+            _output.Add("== killed (SIGKILL)");
         }
     }
 

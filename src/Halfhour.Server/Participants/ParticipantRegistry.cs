@@ -198,9 +198,15 @@ public sealed class ParticipantRegistry
                 }
 
                 Refresh(); // another node changed it first: apply this change to its version
+                if (_snapshot.ByKey.GetValueOrDefault(updated.Key) is { } stored && Serialized(stored).SequenceEqual(Serialized(updated)))
+                {
+                    return stored; // or this write landed and only its answer was lost (a shared store between leaders): done
+                }
             }
         }
     }
+
+    private static byte[] Serialized(RegisteredParticipant participant) => JsonSerializer.SerializeToUtf8Bytes(participant, s_json);
 
     private static RegisteredCertificate Describe(X509Certificate2 certificate, DateTimeOffset now) =>
         new(DipSignatureVerifier.Thumbprint(certificate), certificate.Subject, new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), now);

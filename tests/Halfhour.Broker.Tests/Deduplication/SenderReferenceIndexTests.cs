@@ -1,18 +1,11 @@
 using Halfhour.Broker.Deduplication;
 using Halfhour.Broker.Messages;
+using Halfhour.Broker.Tests.Support;
 
 namespace Halfhour.Broker.Tests.Deduplication;
 
 public class SenderReferenceIndexTests
 {
-    /// <summary>A clock the test moves.</summary>
-    private sealed class Clock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
-
     private static readonly DateTimeOffset Start = new(2026, 11, 27, 23, 59, 0, TimeSpan.Zero);
 
     [Theory]
@@ -22,7 +15,7 @@ public class SenderReferenceIndexTests
     [InlineData("REP-002A", "X", "MDS", 12, 42L)]
     public void A_committed_reference_answers_its_transaction_id_exactly(string interfaceId, string sender, string role, int partition, long offset)
     {
-        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new Clock(Start));
+        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new ManualClock(Start));
         var id = TransactionId.Create(interfaceId, sender, role, Start, partition, offset);
         var key = SenderReferenceIndex.KeyOf("DEV", sender, "REF-1");
 
@@ -36,7 +29,7 @@ public class SenderReferenceIndexTests
     [Fact]
     public void An_id_not_of_the_backbones_form_is_kept_as_it_is()
     {
-        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new Clock(Start));
+        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new ManualClock(Start));
         foreach (var (n, id) in new[] { "from-another-system", "T-IF-021-1-SDS-2026112X-0000000000000001", "T--20261127-0000000000000001" }.Index())
         {
             var key = (ulong)n + 1;
@@ -51,7 +44,7 @@ public class SenderReferenceIndexTests
     [Fact]
     public void A_reference_is_forgotten_after_the_window_and_may_then_be_reserved_again()
     {
-        var clock = new Clock(Start);
+        var clock = new ManualClock(Start);
         var index = new SenderReferenceIndex(TimeSpan.FromHours(1), clock);
         var key = SenderReferenceIndex.KeyOf("DEV", "1234567890", "REF-2");
         index.Reserve(key);
@@ -69,7 +62,7 @@ public class SenderReferenceIndexTests
     [Fact]
     public async Task A_request_waiting_on_a_held_reference_gets_the_id_once_it_is_committed()
     {
-        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new Clock(Start));
+        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new ManualClock(Start));
         var id = TransactionId.Create("IF-021", "1234567890", "SDS", Start, 3, 99);
         Assert.Equal(ReservationState.Reserved, index.Reserve(5).State);
         var waiting = index.Reserve(5);

@@ -2,6 +2,7 @@ using System.Text;
 using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Storage;
+using Halfhour.Broker.Tests.Support;
 using Halfhour.Broker.Topics;
 using Halfhour.Market.Participants;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,6 +13,8 @@ namespace Halfhour.Broker.Tests.Delivery;
 /// The inbox indexer over a real embedded store, fed by hand-offs as the publish pipeline feeds it, and by records the
 /// store got some other way (another appender, a restart, a failed append). Whatever path an event takes, every inbox
 /// must hold exactly the pointers a read of the store writes: one per recipient as stored, in offset order, none twice.
+/// And over a store whose tail may change (a nats-server 2.9 stream leader's death), the indexer reads back over what the
+/// new leader holds.
 /// </summary>
 public sealed class InboxIndexerHandoffTests : IAsyncLifetime
 {
@@ -140,6 +143,32 @@ public sealed class InboxIndexerHandoffTests : IAsyncLifetime
         await AssertCheckpointAfterStopAsync(indexer, 2);
     }
 
+    [Fact]
+    public async Task When_the_tail_may_have_been_renumbered_the_indexer_indexes_its_recent_records_again_as_the_store_now_holds_them()
+    {
+        // The new leader of a JetStream stream can hold other records at the last numbers the old one served.
+        Remember(await _store.AppendAsync(Writes(0, 1, 2, 3).Writes), 0, 1, 2, 3);
+        await using var store = new NewLeader(_store) { ServesOldRecordsFrom = 2 };
+        var indexer = new InboxIndexer(store, NullLogger.Instance);
+        indexer.Follow(Environment, InterfaceId, 1);
+        await indexer.WaitUntilCaughtUpAsync(CancellationToken.None);
+        Assert.Equal([0, 1], await PointedToAsync(LoadShaping));
+        Assert.Equal([2, 3], await PointedToAsync(NewLeader.OldRecipient));
+
+        // The store says its tail may have changed; nothing new is appended.
+        store.ServesOldRecordsFrom = long.MaxValue;
+        store.Epoch++;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await PointedToAsync(LoadShaping)).Distinct().Count() < 4 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(50);
+        }
+
+        await indexer.DisposeAsync();
+        Assert.Equal([0, 1, 2, 3], (await PointedToAsync(LoadShaping)).Distinct().Order());
+        Assert.Equal([2, 3], await PointedToAsync(NewLeader.OldRecipient)); // stale; its reader passes them over (another MPAN there)
+    }
+
     private InboxIndexer Follow(int handoffCapacity = AppendHandoff.DefaultCapacity)
     {
         var indexer = new InboxIndexer(_store, NullLogger.Instance, handoffCapacity);
@@ -244,5 +273,72 @@ public sealed class InboxIndexerHandoffTests : IAsyncLifetime
     {
         await indexer.DisposeAsync();
         Assert.Equal(next, await _store.GetCursorAsync(InboxIndexer.CursorName, Topic, 0));
+    }
+
+    /// <summary>The offsets the recipient's inbox points to, in inbox order.</summary>
+    private async Task<List<long>> PointedToAsync(string recipient)
+    {
+        var inbox = TopicLayout.InboxTopic(Environment, recipient, InterfaceId);
+        if (!(await _store.ListTopicsAsync()).Contains(inbox))
+        {
+            return [];
+        }
+
+        using var batch = await _store.ReadAsync(inbox, 0, 0, 1 << 20);
+        return [.. batch.Events.Select(e => InboxPointer.Read(e.Value.Span).Offset)];
+    }
+
+    /// <summary>
+    /// The store as a broker node saw it across a leader change: until <see cref="ServesOldRecordsFrom"/> is moved, the
+    /// records from there on are the old leader's (messages of other MPANs for <see cref="OldRecipient"/>); <see cref="Epoch"/> is the tail epoch.
+    /// </summary>
+    private sealed class NewLeader(IEventStore inner) : DelegatingEventStore(inner)
+    {
+        public const string OldRecipient = "2000000009";
+
+        public long ServesOldRecordsFrom { get; set; }
+
+        public long Epoch { get; set; }
+
+        public override long TailEpoch(string topic) => Epoch;
+
+        public override async ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
+        {
+            var batch = await Inner.ReadAsync(topic, partition, fromOffset, maxBytes, cancellationToken);
+            if (topic != Topic)
+            {
+                return batch;
+            }
+
+            var old = ServesOldRecordsFrom;
+            var events = batch.Events.Select(e => e.Offset < old ? e with { Value = e.Value.ToArray() } : OldRecord(e)).ToList();
+            var next = batch.NextOffset;
+            batch.Dispose();
+            return new ListBatch(events, next);
+        }
+
+        private static StoredEvent OldRecord(StoredEvent e)
+        {
+            var message = new StoredMessage
+            {
+                InterfaceId = InterfaceId,
+                EventCode = "ActivePower",
+                AcceptedAt = DateTimeOffset.UnixEpoch,
+                SenderDipId = "3000000001",
+                SenderRole = "SDS",
+                SenderUniqueReference = $"old-{e.Offset}",
+                Mpan = MpanOf(1000 + (int)e.Offset),
+                Always = [OldRecipient],
+                Body = "{}"u8.ToArray(),
+            };
+            return e with { Key = Encoding.ASCII.GetBytes(message.Mpan), Value = message.ToArray() };
+        }
+    }
+
+    private sealed class ListBatch(IReadOnlyList<StoredEvent> events, long next) : EventBatch
+    {
+        public override IReadOnlyList<StoredEvent> Events => events;
+
+        public override long NextOffset => next;
     }
 }

@@ -18,6 +18,7 @@ namespace Halfhour.Broker.Tests.Delivery;
 public abstract class RecipientSubscriptionTests(EngineKind engine)
 {
     private const string Recipient = "1000000009";
+    private const string Mpan = "1012345678901";
     private const MarketEnvironment Environment = MarketEnvironment.DEV;
     private static readonly string Topic = TopicLayout.InterfaceTopic(Environment, "IF-021");
     private static readonly string Inbox = TopicLayout.InboxTopic(Environment, Recipient, "IF-021");
@@ -69,11 +70,52 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         Assert.Equal(offsets, handedOut.Select(OffsetOf));
     }
 
+    [Fact]
+    public async Task A_pointer_to_a_message_of_another_MPAN_is_passed_over_and_never_handed_out()
+    {
+        // After a nats-server 2.9 leader change, the indexer's pointer can name a number the new leader gave another message.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 3);
+        await WritePointersAsync(store, [offsets[0], offsets[1], offsets[2]], [Mpan, "1999999999999", Mpan]);
+        using var subscription = NewSubscription(store);
+
+        var handedOut = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([offsets[0], offsets[2]], handedOut.Select(OffsetOf));
+        Assert.Equal(1, subscription.PointersPassedOver);
+    }
+
+    [Fact]
+    public async Task A_pointer_past_the_end_of_its_partition_is_waited_for_then_passed_over_so_the_recipient_does_not_stall()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 2);
+        var pastTheEnd = (await store.RangeAsync(Topic, 0)).Next + 5;
+        await WritePointersAsync(store, [pastTheEnd, offsets[0], offsets[1]]);
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        using var subscription = NewSubscription(store, clock);
+
+        // The store may still catch up (a new stream leader applying what was committed): the pointer is read again…
+        await Assert.ThrowsAsync<InvalidDataException>(() => subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
+        clock.Now += RecipientSubscription.MissingGrace / 2;
+        await Assert.ThrowsAsync<InvalidDataException>(() => subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(0, subscription.PointersPassedOver);
+
+        // …until the grace has passed: then it is given up and what follows it is handed out.
+        clock.Now += RecipientSubscription.MissingGrace;
+        var handedOut = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal(offsets, handedOut.Select(OffsetOf));
+        Assert.Equal(1, subscription.PointersPassedOver);
+    }
+
     private static async Task<long[]> StoreMessagesAsync(IEventStore store, int count)
     {
         await store.EnsureTopicAsync(new TopicSpec(Topic, 1));
         var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 100, Seed = 3 }, new ConsumptionRoster(2, 2));
-        var writes = Enumerable.Range(0, count).Select(n => new EventWrite(Topic, 0, default, new StoredMessage
+        var writes = Enumerable.Range(0, count).Select(n => new EventWrite(Topic, 0, System.Text.Encoding.ASCII.GetBytes(Mpan), new StoredMessage
         {
             InterfaceId = "IF-021",
             EventCode = "ActivePower",
@@ -81,24 +123,27 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
             SenderDipId = "2000000001",
             SenderRole = "SDS",
             SenderUniqueReference = $"ref-{n}",
+            Mpan = Mpan,
             Always = [Recipient],
             Body = builder.Build(n),
         }.ToArray())).ToList();
         return await store.AppendAsync(writes);
     }
 
-    private static async Task WritePointersAsync(IEventStore store, IEnumerable<long> offsets)
+    /// <summary>Writes pointers to <paramref name="offsets"/>, each keyed, as the indexer keys it, by its message's MPAN (<paramref name="mpans"/>; the messages' own by default).</summary>
+    private static async Task WritePointersAsync(IEventStore store, IReadOnlyList<long> offsets, IReadOnlyList<string>? mpans = null)
     {
         await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
-        foreach (var offset in offsets)
+        for (var i = 0; i < offsets.Count; i++)
         {
             // One append per pointer, as the two indexers' appends interleave.
-            await store.AppendAsync([new EventWrite(Inbox, 0, default, new InboxPointer("IF-021", 0, offset).ToArray())]);
+            var key = System.Text.Encoding.ASCII.GetBytes(mpans?[i] ?? Mpan);
+            await store.AppendAsync([new EventWrite(Inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i]).ToArray())]);
         }
     }
 
-    private static RecipientSubscription NewSubscription(IEventStore store)
-        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), TimeProvider.System);
+    private static RecipientSubscription NewSubscription(IEventStore store, TimeProvider? time = null)
+        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), time ?? TimeProvider.System);
 
     /// <summary>Everything the subscription hands out, in order, as event offsets.</summary>
     private static async Task<List<long>> FetchAllAsync(IEventStore store)
@@ -121,39 +166,14 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
     }
 
     /// <summary>A store whose first reads of one topic fail as a store failure does.</summary>
-    private sealed class FailingReads(IEventStore inner, string topic, int failures) : IEventStore
+    private sealed class FailingReads(IEventStore inner, string topic, int failures) : DelegatingEventStore(inner)
     {
         private int _failures = failures;
 
-        public ValueTask<EventBatch> ReadAsync(string topic1, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
+        public override ValueTask<EventBatch> ReadAsync(string topic1, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
             => topic1 == topic && Interlocked.Decrement(ref _failures) >= 0
                 ? throw new IOException("the stream's leader is gone")
-                : inner.ReadAsync(topic1, partition, fromOffset, maxBytes, cancellationToken);
-
-        public ValueTask EnsureTopicAsync(TopicSpec spec, CancellationToken cancellationToken = default) => inner.EnsureTopicAsync(spec, cancellationToken);
-
-        public ValueTask<long[]> AppendAsync(IReadOnlyList<EventWrite> writes, CancellationToken cancellationToken = default) => inner.AppendAsync(writes, cancellationToken);
-
-        public ValueTask FlushDerivedAsync(CancellationToken cancellationToken = default) => inner.FlushDerivedAsync(cancellationToken);
-
-        public ValueTask<IReadOnlyList<string>> ListTopicsAsync(CancellationToken cancellationToken = default) => inner.ListTopicsAsync(cancellationToken);
-
-        public ValueTask<PartitionRange> RangeAsync(string topic1, int partition, CancellationToken cancellationToken = default) => inner.RangeAsync(topic1, partition, cancellationToken);
-
-        public ValueTask<long> OffsetAtAsync(string topic1, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
-            => inner.OffsetAtAsync(topic1, partition, timestamp, cancellationToken);
-
-        public ValueTask WaitForAsync(string topic1, int partition, long offset, CancellationToken cancellationToken = default)
-            => inner.WaitForAsync(topic1, partition, offset, cancellationToken);
-
-        public ValueTask<long?> GetCursorAsync(string name, string topic1, int partition, CancellationToken cancellationToken = default)
-            => inner.GetCursorAsync(name, topic1, partition, cancellationToken);
-
-        public ValueTask<IReadOnlyList<CursorUpdate>> GetCursorsAsync(string name, CancellationToken cancellationToken = default) => inner.GetCursorsAsync(name, cancellationToken);
-
-        public ValueTask CommitCursorsAsync(IReadOnlyList<CursorUpdate> updates, CancellationToken cancellationToken = default) => inner.CommitCursorsAsync(updates, cancellationToken);
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the inner store is the test's
+                : Inner.ReadAsync(topic1, partition, fromOffset, maxBytes, cancellationToken);
     }
 }
 

@@ -88,22 +88,33 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
 
                 var (name, node) = round % 2 == 1 ? ("A", cluster.NodeA) : ("B", cluster.NodeB);
                 var before = cluster.Receivers.ToDictionary(r => r.Key, r => r.Value.Taken.Count);
+                var postsBefore = cluster.Receivers.ToDictionary(r => r.Key, r => r.Value.Attempts);
                 var acceptedBefore = ledger.Accepted.Count;
                 await node.KillAsync();
                 var killedAt = Stopwatch.StartNew();
+                var nodeKilledAt = DateTime.UtcNow;
 
                 // Every recipient's deliveries resume: those whose lease the dead node held are taken over.
+                var resumedAfter = new Dictionary<string, TimeSpan>();
                 while (cluster.Receivers.Any(r => r.Value.Taken.Count <= before[r.Key] + 1) && killedAt.Elapsed < ResumeWait)
                 {
                     await Task.Delay(100);
+                    foreach (var (recipient, _) in cluster.Receivers.Where(r => r.Value.Taken.Count > before[r.Key] + 1 && !resumedAfter.ContainsKey(r.Key)))
+                    {
+                        resumedAfter[recipient] = killedAt.Elapsed;
+                    }
                 }
+
+                var last = resumedAfter.OrderBy(r => r.Value).LastOrDefault();
 
                 var resumed = killedAt.Elapsed;
                 resumes.Add(resumed.TotalSeconds);
                 var stalled = cluster.Receivers.Where(r => r.Value.Taken.Count <= before[r.Key] + 1).Select(r => r.Key).ToList();
-                Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled)} did not resume within {ResumeWait} of killing node {name} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
+                Assert.True(stalled.Count == 0, $"round {round}: deliveries to {string.Join(", ", stalled.Select(r =>
+                    $"{r} (taken {before[r]} before, {cluster.Receivers[r].Taken.Count} now; POSTs {postsBefore[r]} before, {cluster.Receivers[r].Attempts} now)"))} " +
+                    $"did not resume within {ResumeWait} of killing node {name} at {nodeKilledAt:HH:mm:ss.fff} (NATS leader {leader} also down); accepted {acceptedBefore} before, {ledger.Accepted.Count} now");
                 report.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}: killed stream leader {leader} at {leaderKilledAt:HH:mm:ss.fff}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s"));
+                    $"round {round}: killed stream leader {leader} at {leaderKilledAt:HH:mm:ss.fff}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s (the last, {last.Key}, at {nodeKilledAt + last.Value:HH:mm:ss.fff})"));
 
                 await leaderNode.StartAsync(waitHealthy: false); // it catches up in the background; the other two serve meanwhile
                 await node.StartAsync();
@@ -151,6 +162,11 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             output.WriteLine($"FAILED: {e.Message}");
             output.WriteLine(string.Join('\n', report));
             output.WriteLine($"node A's last output:\n{cluster.NodeA.RecentOutput}\nnode B's last output:\n{cluster.NodeB.RecentOutput}");
+            foreach (var natsNode in cluster.Nats.Nodes)
+            {
+                output.WriteLine($"nats-server {natsNode.Name}'s last output:\n{natsNode.RecentOutput}");
+            }
+
             throw;
         }
         finally

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Halfhour.Client.Transport;
+using Halfhour.Engines.Nats.Local;
 
 namespace Halfhour.Server.Tests.Crash;
 
@@ -18,7 +19,7 @@ public sealed class ServerProcess : IDisposable
     // Lines of the server's output kept for a failure message.
     private const int KeptLines = 40;
 
-    private readonly Queue<string> _output = new();
+    private readonly RecentLines _output;
     private readonly IReadOnlyList<string> _arguments;
     private Process? _process;
 
@@ -29,6 +30,7 @@ public sealed class ServerProcess : IDisposable
         DataDirectory = dataDirectory;
         _arguments = arguments ?? [];
         Port = FreePort();
+        _output = new RecentLines(KeptLines, $"server-{Port}");
         BaseAddress = new Uri($"https://127.0.0.1:{Port}/");
     }
 
@@ -46,16 +48,7 @@ public sealed class ServerProcess : IDisposable
     public PrivateCaTrust Trust => PrivateCaTrust.FromPemFile(Path.Combine(SandboxDirectory, "ca.pem"));
 
     /// <summary>The server's last lines of output.</summary>
-    public string RecentOutput
-    {
-        get
-        {
-            lock (_output)
-            {
-                return string.Join('\n', _output);
-            }
-        }
-    }
+    public string RecentOutput => _output.ToString();
 
     /// <summary>Starts the server and waits until <c>/readyz</c> answers 200.</summary>
     public async Task StartAsync()
@@ -73,8 +66,9 @@ public sealed class ServerProcess : IDisposable
         }
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server");
-        _process.OutputDataReceived += (_, e) => Keep(e.Data);
-        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        _output.Add($"== started (pid {_process.Id})");
+        _process.OutputDataReceived += (_, e) => _output.Add(e.Data);
+        _process.ErrorDataReceived += (_, e) => _output.Add(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         await WaitReadyAsync(_process);
@@ -94,6 +88,7 @@ public sealed class ServerProcess : IDisposable
         }
 
         await _process.WaitForExitAsync();
+        _output.Add("== killed (SIGKILL)");
         _process.Dispose();
         _process = null;
     }
@@ -159,33 +154,6 @@ public sealed class ServerProcess : IDisposable
         }
 
         throw new TimeoutException($"the server was not ready within {StartTimeout.TotalSeconds} s:\n{RecentOutput}");
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        line = DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) + line;
-        if (Environment.GetEnvironmentVariable("HALFHOUR_TEST_LOGS") is { Length: > 0 } logs)
-        {
-            // A diagnosis aid: every line of every run of this server, e.g. to see what a node waited on in a failover.
-            lock (_output)
-            {
-                File.AppendAllText(Path.Combine(logs, $"server-{Port}.log"), line + "\n");
-            }
-        }
-
-        lock (_output)
-        {
-            _output.Enqueue(line);
-            while (_output.Count > KeptLines)
-            {
-                _output.Dequeue();
-            }
-        }
     }
 
     private static int FreePort()

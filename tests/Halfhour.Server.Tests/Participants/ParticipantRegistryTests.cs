@@ -126,4 +126,39 @@ public sealed class ParticipantRegistryTests(RegistryCertificates certificates) 
         Assert.False(File.Exists(leftover));
         Assert.NotNull(reopened.FindByApiKey("key-1"));
     }
+
+    [Fact]
+    public void A_registration_whose_write_landed_but_whose_answer_was_lost_succeeds_instead_of_reporting_itself_a_duplicate()
+    {
+        // A shared store between two leaders: the compare-and-set is applied, its answer never arrives.
+        var storage = new LostFirstAnswer(new FileRegistryStorage(_path));
+        var registry = ParticipantRegistry.Open(storage);
+
+        var registered = registry.Add(Supplier(), [certificates.First], [ApiKeys.Hash("key-1")]);
+
+        Assert.Equal(1, storage.LostAnswers);
+        Assert.Equal(Key(), registered.Key);
+        Assert.Equal(Key(), registry.FindByApiKey("key-1")!.Key);
+        Assert.Throws<RegistryException>(() => registry.Add(Supplier(), [certificates.Second], [ApiKeys.Hash("key-2")])); // a real duplicate still is one
+    }
+
+    /// <summary>Writes through, but answers the first write as if another node had changed the document first.</summary>
+    private sealed class LostFirstAnswer(IRegistryStorage inner) : IRegistryStorage
+    {
+        public int LostAnswers { get; private set; }
+
+        public (byte[]? Document, ulong Revision) Read() => inner.Read();
+
+        public ulong? TryReplace(byte[] document, ulong expectedRevision)
+        {
+            var revision = inner.TryReplace(document, expectedRevision);
+            if (LostAnswers > 0)
+            {
+                return revision;
+            }
+
+            LostAnswers++;
+            return null;
+        }
+    }
 }
