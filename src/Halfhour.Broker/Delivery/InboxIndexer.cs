@@ -45,6 +45,7 @@ public sealed class InboxIndexer : IAsyncDisposable
     /// How far back a loop reads again when the store's tail may have changed (<see cref="IEventStore.TailEpoch"/>): what a
     /// stream leader had stored but not yet replicated when it died is a few hundred records at most (the publishes in
     /// flight); 4,096 offsets of the topic (JetStream numbers the records of all its partitions in one sequence) hold them.
+    /// Records read back that are the same as when indexed (<see cref="IndexedRecords"/>) get no second pointers.
     /// </summary>
     public const long RewindOnTailChange = 4096;
 
@@ -246,6 +247,9 @@ public sealed class InboxIndexer : IAsyncDisposable
         var handedOff = new List<AppendedEvent>();
         var recipients = new List<Range>();
         var epoch = _store.TailEpoch(topic);
+        // Over a store whose tail may change, what was indexed, so reading back over it writes only what is new there.
+        var indexed = lane is null ? new IndexedRecords((int)RewindOnTailChange) : null;
+        var pending = new List<(long Offset, ulong Hash)>();
 
         // The position whose record no append of this process can still hand over: the store is read from there.
         var settled = -1L;
@@ -259,7 +263,7 @@ public sealed class InboxIndexer : IAsyncDisposable
                     // pointer to a message indexed before is skipped by its reader; one to a number that now holds another
                     // message, or none, is passed over.
                     epoch = now;
-                    var rewound = Math.Max(0, position - RewindOnTailChange);
+                    var rewound = Math.Max(position - RewindOnTailChange, Math.Min(indexed?.Oldest ?? position, position));
                     _logger.LogInformation("The store's records of {Topic} may have been renumbered (a new stream leader): indexing partition {Partition} again from offset {From} (was at {Position})",
                         topic, partition, rewound, position);
                     position = rewound;
@@ -299,13 +303,30 @@ public sealed class InboxIndexer : IAsyncDisposable
                 }
 
                 using var batch = await _store.ReadAsync(topic, partition, position, ReadBytes, cancellationToken);
+                pending.Clear();
                 foreach (var stored in batch.Events)
                 {
+                    if (indexed is not null)
+                    {
+                        var hash = IndexedRecords.HashOf(stored.Value.Span);
+                        if (indexed.Contains(stored.Offset, hash))
+                        {
+                            continue; // read back after a tail change, and the same record as before: its pointers exist
+                        }
+
+                        pending.Add((stored.Offset, hash));
+                    }
+
                     StoredMessage.FindRecipients(stored.Value.Span, recipients);
                     round.Add(stored.Offset, stored.Key, stored.Value.Span, recipients);
                 }
 
                 await CompleteRoundAsync(round, topic, partition, batch.NextOffset, cancellationToken);
+                foreach (var (offset, hash) in pending)
+                {
+                    indexed!.Add(offset, hash); // only once its pointers are stored: a failed round is indexed again in full
+                }
+
                 position = batch.NextOffset;
                 Interlocked.Add(ref _indexedFromStore, batch.Events.Count);
             }

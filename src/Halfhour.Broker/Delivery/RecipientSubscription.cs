@@ -58,7 +58,6 @@ public sealed class RecipientSubscription : IDisposable
     private readonly StoredEventReader _events;
     private readonly StampedMessageCache _stamped;
     private readonly ILogger _logger;
-    private long _inboxEpoch;
     private long _eventsEpoch;
     private ((string Topic, int Partition, long Offset) Place, DateTimeOffset Since)? _missing; // the pointer past its partition's end being waited for
     private bool _loaded;
@@ -84,7 +83,6 @@ public sealed class RecipientSubscription : IDisposable
         CursorName = $"sub.{dipId}.{interfaceId}";
         _ownInterfaceId = System.Text.Encoding.ASCII.GetBytes(interfaceId);
         _ownTopic = TopicNumber(TopicLayout.InterfaceTopic(environment, interfaceId));
-        _inboxEpoch = store.TailEpoch(InboxTopic);
         _eventsEpoch = store.TailEpoch(_topics[_ownTopic]);
     }
 
@@ -198,7 +196,10 @@ public sealed class RecipientSubscription : IDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            Forget();
+            _loaded = false;
+            _window.Reset(0);
+            _handedOut.Clear();
+            _ackedHighWater.Clear();
         }
         finally
         {
@@ -206,28 +207,12 @@ public sealed class RecipientSubscription : IDisposable
         }
     }
 
-    private void Forget()
-    {
-        _loaded = false;
-        _window.Reset(0);
-        _handedOut.Clear();
-        _ackedHighWater.Clear();
-    }
-
     /// <summary>
-    /// When the store says the latest records of the inbox may have been renumbered or dropped since they were read
-    /// (<see cref="IEventStore.TailEpoch"/>: a new JetStream stream leader), forgets what was read past the durable cursor,
-    /// as a takeover does, so the inbox is read again as the store holds it now (what was handed out and not acknowledged
-    /// is handed out again); likewise the event batches kept from the interface topic.
+    /// Drops the event batches kept from the interface topic when the store says its latest records may have been
+    /// renumbered since they were read (<see cref="IEventStore.TailEpoch"/>: a new JetStream stream leader).
     /// </summary>
     private void ForgetIfTailChanged()
     {
-        if (_store.TailEpoch(InboxTopic) is var inbox && inbox != _inboxEpoch)
-        {
-            _inboxEpoch = inbox;
-            Forget();
-        }
-
         if (_store.TailEpoch(_topics[_ownTopic]) is var events && events != _eventsEpoch)
         {
             _eventsEpoch = events;

@@ -165,7 +165,7 @@ public sealed class InboxIndexerHandoffTests : IAsyncLifetime
         }
 
         await indexer.DisposeAsync();
-        Assert.Equal([0, 1, 2, 3], (await PointedToAsync(LoadShaping)).Distinct().Order());
+        Assert.Equal([0, 1, 2, 3], await PointedToAsync(LoadShaping)); // no second pointers to the records that stayed the same
         Assert.Equal([2, 3], await PointedToAsync(NewLeader.OldRecipient)); // stale; its reader passes them over (another MPAN there)
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Halfhour.Engines.Nats;
 using Halfhour.Engines.Nats.Local;
 using Halfhour.Server.Tests.Backbone;
@@ -128,12 +129,85 @@ public sealed class HalfhourCluster : IAsyncLifetime
 
             if (behind.Count == 0)
             {
+                await WaitCaughtUpAsync(TimeSpan.FromSeconds(60));
                 return;
             }
 
             if (DateTime.UtcNow >= until)
             {
                 throw new TimeoutException($"streams not current on every replica within {timeout}: {string.Join(", ", behind.Take(5))}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>Notes of what the cluster's catch-up waits did beyond waiting (restarts of a stalled replica), for the test's output.</summary>
+    public List<string> CatchUpNotes { get; } = [];
+
+    /// <summary>
+    /// Waits until every running node's own copy of every stream holds at least what the stream's leader held when the
+    /// wait began (each node's <c>/jsz</c>): nats-server 2.9 reports a restarted replica current while its catch-up is
+    /// stalled ("Catchup for stream … stalled"), and killing the leader then leaves no up-to-date quorum — a double fault.
+    /// A node still behind after half the time is restarted once (as an operator would), which starts its catch-up anew.
+    /// </summary>
+    private async Task WaitCaughtUpAsync(TimeSpan timeout)
+    {
+        var targets = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        await using (var connection = new NatsConnection(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] }.ToNatsOpts()))
+        {
+            await foreach (var stream in new NatsJSContext(connection).ListStreamsAsync())
+            {
+                targets[stream.Info.Config.Name!] = stream.Info.State.LastSeq;
+            }
+        }
+
+        var started = DateTime.UtcNow;
+        var restarted = false;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            var behind = new List<(NatsServerProcess Node, string Stream, ulong Has, ulong Wanted)>();
+            foreach (var node in Nats.Nodes.Where(n => n.IsRunning))
+            {
+                var held = new Dictionary<string, ulong>(StringComparer.Ordinal);
+                try
+                {
+                    var jsz = JsonNode.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{node.MonitorPort}/jsz?accounts=true&streams=true")))!;
+                    foreach (var stream in jsz["account_details"]?.AsArray().SelectMany(a => a!["stream_detail"]?.AsArray() ?? []) ?? [])
+                    {
+                        held[(string)stream!["name"]!] = (ulong)stream["state"]!["last_seq"]!;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+                {
+                    behind.Add((node, "(no /jsz answer)", 0, 0));
+                    continue;
+                }
+
+                behind.AddRange(targets.Where(t => held.GetValueOrDefault(t.Key) < t.Value).Select(t => (node, t.Key, held.GetValueOrDefault(t.Key), t.Value)));
+            }
+
+            if (behind.Count == 0)
+            {
+                return;
+            }
+
+            var waited = DateTime.UtcNow - started;
+            if (!restarted && waited > timeout / 2)
+            {
+                restarted = true;
+                foreach (var node in behind.Select(b => b.Node).Distinct())
+                {
+                    CatchUpNotes.Add($"{node.Name} had not caught up after {waited.TotalSeconds:F0} s ({string.Join(", ", behind.Where(b => b.Node == node).Take(3).Select(b => $"{b.Stream} at {b.Has} of {b.Wanted}"))}): restarted");
+                    await node.KillAsync();
+                    await node.StartAsync(waitHealthy: false);
+                }
+            }
+
+            if (waited > timeout)
+            {
+                throw new TimeoutException($"replicas not caught up within {timeout}: {string.Join(", ", behind.Take(5).Select(b => $"{b.Node.Name} {b.Stream} at {b.Has} of {b.Wanted}"))}");
             }
 
             await Task.Delay(250);

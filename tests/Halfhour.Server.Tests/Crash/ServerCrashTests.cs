@@ -114,7 +114,9 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
     /// <param name="lane">Which of its concurrent senders this is (messages are numbered lane, lane + 2, …).</param>
     /// <param name="stop">Stops sending after the batch in hand.</param>
     /// <param name="clientFor">With several servers, the client of the sender for its n-th attempt (from 0); by default its one client.</param>
-    internal static async Task SendAsync(CrashMarket market, DeliveryLedger ledger, string dipId, int lane, CancellationToken stop, Func<int, HttpClient>? clientFor = null)
+    /// <param name="beforeBatch">Awaited before each new batch (a test pausing the traffic); none by default.</param>
+    internal static async Task SendAsync(CrashMarket market, DeliveryLedger ledger, string dipId, int lane, CancellationToken stop, Func<int, HttpClient>? clientFor = null,
+        Func<CancellationToken, Task>? beforeBatch = null)
     {
         var sender = market.Sender(dipId);
         clientFor ??= _ => sender.Client;
@@ -122,6 +124,18 @@ public sealed class ServerCrashTests(ITestOutputHelper output)
         long number = lane;
         while (!stop.IsCancellationRequested)
         {
+            if (beforeBatch is not null)
+            {
+                try
+                {
+                    await beforeBatch(stop);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
+
             var batch = new List<long>(BatchSize);
             for (; batch.Count < BatchSize; number += SendersPerDataService)
             {
