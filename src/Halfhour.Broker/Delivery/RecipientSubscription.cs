@@ -353,10 +353,16 @@ public sealed class RecipientSubscription : IDisposable
             return shared;
         }
 
+        // Not cached (a recipient further behind than the cache holds, or a message accepted before a restart or by another
+        // node): stamped again, and kept for the message's other recipients, who are likely as far behind.
         var message = StoredMessage.Read(await ReadEventAsync(topic, partition, offset, cancellationToken));
         var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
         var stamped = new StampedMessage(transactionId, message.Mpan, bytes);
-        _stamped.Add(topic, partition, offset, stamped);
+        if (StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+        {
+            _stamped.Add(topic, partition, offset, stamped, others);
+        }
+
         return stamped;
     }
 
