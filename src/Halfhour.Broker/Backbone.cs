@@ -64,6 +64,9 @@ public sealed class Backbone : IAsyncDisposable
     // Every recipient of a message receives the same stamped bytes: made once, shared by all subscriptions.
     private readonly StampedMessageCache _stamped = new();
 
+    /// <summary>The stamped copies shared by every recipient's subscription (for tests).</summary>
+    internal StampedMessageCache StampedMessages => _stamped;
+
     private Backbone(IEventStore store, BackboneOptions options, IParticipantDirectory directory, ILoggerFactory loggers)
     {
         var catalogue = options.Catalogue ?? InterfaceCatalogue.Specification;

@@ -397,10 +397,15 @@ public sealed class RecipientSubscription : IDisposable
                     $"Inbox {InboxTopic} points to {topic}/{partition}@{offset}, past the end of what the store holds; waiting for it.");
             }
 
+            // Not cached (a recipient further behind than the cache holds, or a message accepted before a restart or by another
+            // node): stamped again, and kept for the message's other recipients, who are likely as far behind.
             var message = StoredMessage.Read(stored);
             var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
             stamped = new StampedMessage(transactionId, message.Mpan, bytes);
-            _stamped.Add(topic, partition, offset, stamped);
+            if (StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+            {
+                _stamped.Add(topic, partition, offset, stamped, others);
+            }
         }
 
         return mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan) ? stamped : PassedOver(topic, partition, offset, "holds a message of another MPAN there");

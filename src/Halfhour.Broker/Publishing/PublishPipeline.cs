@@ -264,12 +264,16 @@ public sealed class PublishPipeline
             $"{results.Length} messages: {stored} stored, {pending.Count - stored} repeated in the batch, {CountRejected(results)} rejected or duplicates")));
 
         long[] offsets = [];
+        string?[] transactionIds = [];
         Exception? failure = null;
         var handoff = Handoff?.Begin(writes);
         try
         {
             // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
             offsets = await _store.AppendAsync(writes, CancellationToken.None);
+            // Stamped before the hand-off: the indexer writes inbox pointers as soon as it has the events, and a recipient
+            // that pulls one before its stamped copy is cached reads the stored batch back and stamps it again.
+            transactionIds = StampForDelivery(pending, partitions, writes, offsets);
             handoff?.Complete(writes, offsets, recipientsOf);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
@@ -301,20 +305,8 @@ public sealed class PublishPipeline
             }
 
             var message = entry.Stored;
-            var offset = offsets[w++];
-            string transactionId;
-            var recipients = recipientsOf[w - 1]!;
-            if (Delivery is var (cache, stamper))
-            {
-                var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
-                transactionId = stamped.TransactionId;
-                cache.Add(writes[w - 1].Topic, partitions[k], offset, new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes),
-                    takers: Math.Max(1, CountDistinct(recipients)));
-            }
-            else
-            {
-                transactionId = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offset);
-            }
+            var recipients = recipientsOf[w]!;
+            var transactionId = transactionIds[w++]!;
 
             // Shared stores answer in a round trip: the batch's commits overlap, and all complete before the answer.
             var commit = _references.CommitAsync(entry.Reference, transactionId, message.AcceptedAt);
@@ -402,19 +394,38 @@ public sealed class PublishPipeline
     private static string? FirstRecipient(StoredMessage message)
         => message.Primary.Count > 0 ? message.Primary[0] : message.Secondary.Count > 0 ? message.Secondary[0] : message.Always.Count > 0 ? message.Always[0] : null;
 
-    /// <summary>How many different recipients (a party may be routed a message on two grounds); a handful, so no set is built.</summary>
-    private static int CountDistinct(string[] recipients)
+    /// <summary>
+    /// The transaction IDs of the appended messages, one per write (null for the audit record); with <see cref="Delivery"/>
+    /// set, each message is also stamped once for all its recipients and kept for them in the shared cache.
+    /// </summary>
+    private string?[] StampForDelivery(List<PendingMessage> pending, int[] partitions, List<EventWrite> writes, long[] offsets)
     {
-        var count = 0;
-        for (var i = 0; i < recipients.Length; i++)
+        var transactionIds = new string?[offsets.Length];
+        var w = 0;
+        for (var k = 0; k < pending.Count; k++)
         {
-            if (Array.IndexOf(recipients, recipients[i], 0, i) < 0)
+            if (pending[k].Stored is not { } message)
             {
-                count++;
+                continue;
             }
+
+            var offset = offsets[w];
+            if (Delivery is var (cache, stamper))
+            {
+                var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
+                cache.Add(writes[w].Topic, partitions[k], offset,
+                    new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes), takers: StampedMessageCache.TakersOf(message));
+                transactionIds[w] = stamped.TransactionId;
+            }
+            else
+            {
+                transactionIds[w] = TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, partitions[k], offset);
+            }
+
+            w++;
         }
 
-        return count;
+        return transactionIds;
     }
 
     private static string[] AllRecipients(StoredMessage message)

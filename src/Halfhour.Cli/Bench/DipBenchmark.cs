@@ -135,6 +135,11 @@ public static class DipBenchmark
         report.Add("publish_p50_ms", result.P50Ms, "ms", "per request of 100 messages");
         report.Add("publish_p99_ms", result.P99Ms, "ms", "per request of 100 messages");
         report.Add("delivered_msgs_s", result.DeliveredMeasured / result.DeliverSeconds, "msg/s", "copies pulled and acknowledged by all recipients");
+        if (result.PullsMeasured > 0)
+        {
+            report.Add("copies_per_pull", (double)result.DeliveredMeasured / result.PullsMeasured, "msg", "measured copies per pull that returned any (one acknowledgement each)");
+        }
+
         report.Add("day_minutes", MarketDayMessages / rate / 60, "min", "30 million messages at publish_msgs_s");
         report.Add("messages_accepted", result.Accepted, "msg", $"measured, after {warmup:N0} to warm up");
         report.Add("copies_delivered", result.Delivered, "msg", $"warm-up included; {result.Expected:N0} expected");

@@ -22,8 +22,9 @@ namespace Halfhour.Cli.Bench;
 /// <param name="CpuSeconds">CPU time of the load generator from the measured phase on (building, signing, TLS, pulling).</param>
 /// <param name="FirstError">The first refusal or failure seen, if any.</param>
 /// <param name="Retries">Batches sent again because the backbone answered MSG1500 (could not store; retry) or the connection was lost mid-request, warm-up included.</param>
+/// <param name="PullsMeasured">Pulls that returned copies (each followed by one acknowledgement) from the start of the measured phase on.</param>
 internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
-    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0);
+    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0, long PullsMeasured = 0);
 
 /// <summary>
 /// <c>halfhour bench dip load</c> (hidden): the load generator of <c>bench dip</c>, run as its own process so that its CPU
@@ -138,7 +139,8 @@ internal static class DipLoadGenerator
         var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
-            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError, Interlocked.Read(ref run.Retries));
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError, Interlocked.Read(ref run.Retries),
+            Interlocked.Read(ref run.PullsMeasured));
     }
 
     private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,
@@ -361,6 +363,7 @@ internal static class DipLoadGenerator
     {
         public long Delivered;
         public long DeliveredMeasured;
+        public long PullsMeasured;
         public long Retries;
         private long _lastDeliveryTicks;
         private long _measureFromTicks = long.MaxValue;
@@ -378,6 +381,7 @@ internal static class DipLoadGenerator
             if (at.Ticks >= Interlocked.Read(ref _measureFromTicks))
             {
                 Interlocked.Add(ref DeliveredMeasured, copies);
+                Interlocked.Increment(ref PullsMeasured);
                 Max(ref _lastDeliveryTicks, at.Ticks);
             }
         }

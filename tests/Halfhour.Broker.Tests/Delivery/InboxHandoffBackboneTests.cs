@@ -46,6 +46,36 @@ public sealed class InboxHandoffBackboneTests
     }
 
     [Fact]
+    public async Task Every_recipient_takes_the_one_copy_stamped_when_the_message_was_accepted()
+    {
+        // The copy is stamped and cached before the indexer is handed the message: a recipient pulling its pointer at once
+        // still finds it, rather than reading the stored batch back and stamping its own.
+        await using var f = await BrokerFixture.StartAsync(EngineKind.Embedded);
+        var numbers = PublishAndDeliverTests.FromOneSender(f, 10);
+        var sender = f.SenderOf(numbers[0]);
+        var first = await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers[..1])); // creates the topic: indexed from the store
+        var second = await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers[1..])); // handed to the indexer in memory
+        var messages = first.Messages.Concat(second.Messages).ToList();
+
+        var copies = new Dictionary<string, byte[]>();
+        foreach (var recipient in messages.SelectMany(m => m.Recipients).Distinct())
+        {
+            var subscription = f.Backbone.Subscription(BrokerFixture.Environment, recipient, "IF-021");
+            foreach (var delivery in await PublishAndDeliverTests.FetchAllAsync(subscription, messages.Count(m => m.Recipients.Contains(recipient))))
+            {
+                if (!copies.TryAdd(delivery.TransactionId, delivery.Message))
+                {
+                    Assert.Same(copies[delivery.TransactionId], delivery.Message);
+                }
+            }
+        }
+
+        Assert.Equal(numbers.Length, copies.Count);
+        Assert.Equal(1, f.Backbone.Indexer.IndexedFromStore);
+        Assert.Equal(0, f.Backbone.StampedMessages.Count); // each copy left the cache with its last recipient
+    }
+
+    [Fact]
     public async Task A_store_whose_append_offsets_may_name_earlier_records_gets_no_hand_off()
     {
         // JetStream answers a write whose Nats-Msg-Id it has seen with the earlier record's offset, which may carry other recipients.

@@ -1,4 +1,5 @@
 using Halfhour.Broker.Delivery;
+using Halfhour.Broker.Messages;
 
 namespace Halfhour.Broker.Tests.Delivery;
 
@@ -69,6 +70,21 @@ public class StampedMessageCacheTests
         cache.Add("DEV.IF-021", 2, 3, Message(100));             // 200 bytes held: nothing needs to leave
         Assert.True(cache.TryGet("DEV.IF-021", 2, 1, out _));
         Assert.True(cache.TryGet("DEV.IF-021", 2, 3, out _));
+    }
+
+    [Fact]
+    public void A_message_is_taken_once_by_each_of_its_recipients_however_many_tiers_name_one()
+    {
+        static StoredMessage Routed(string[] primary, string[] secondary, string[] always) => new()
+        {
+            InterfaceId = "IF-021", EventCode = "ActivePower", AcceptedAt = DateTimeOffset.UnixEpoch, SenderDipId = "1000000001",
+            SenderRole = "SDS", SenderUniqueReference = "r-1", Primary = primary, Secondary = secondary, Always = always, Body = new byte[2],
+        };
+
+        // The supplier is a primary recipient and also appointed to the MPAN; the LDSO is named twice in one tier.
+        Assert.Equal(4, StampedMessageCache.TakersOf(Routed(["SUP"], ["SUP", "LDSO", "LDSO"], ["LSS", "MDS", "LSS"])));
+        Assert.Equal(1, StampedMessageCache.TakersOf(Routed(["SUP"], [], [])));
+        Assert.Equal(1, StampedMessageCache.TakersOf(Routed([], [], []))); // nobody named: kept for one reader all the same
     }
 
     [Fact]
