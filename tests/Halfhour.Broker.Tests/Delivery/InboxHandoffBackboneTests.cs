@@ -70,8 +70,9 @@ public sealed class InboxHandoffBackboneTests
             }
         }
 
+        // (Whether the indexer took each message from memory or from the store is a race with its loops' start: either way
+        // the recipients take the copy stamped at acceptance.)
         Assert.Equal(numbers.Length, copies.Count);
-        Assert.Equal(1, f.Backbone.Indexer.IndexedFromStore);
         Assert.Equal(0, f.Backbone.StampedMessages.Count); // each copy left the cache with its last recipient
     }
 
