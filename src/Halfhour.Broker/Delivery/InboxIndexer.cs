@@ -246,9 +246,10 @@ public sealed class InboxIndexer : IAsyncDisposable
         var round = new PointerRound(environment, interfaceId, partition);
         var handedOff = new List<AppendedEvent>();
         var recipients = new List<Range>();
-        var epoch = _store.TailEpoch(topic);
-        // Over a store whose tail may change, what was indexed, so reading back over it writes only what is new there.
+        // Over a store whose appends are not exact (JetStream: the only kind whose tail may change), what was indexed, so
+        // reading back over it after a tail change writes only what is new there.
         var indexed = lane is null ? new IndexedRecords((int)RewindOnTailChange) : null;
+        var epoch = _store.TailEpoch(topic);
         var pending = new List<(long Offset, ulong Hash)>();
 
         // The position whose record no append of this process can still hand over: the store is read from there.
@@ -257,13 +258,13 @@ public sealed class InboxIndexer : IAsyncDisposable
         {
             try
             {
-                if (_store.TailEpoch(topic) is var now && now != epoch)
+                if (indexed is not null && _store.TailEpoch(topic) is var now && now != epoch)
                 {
-                    // The store may have renumbered or dropped records this loop indexed: read them again as they are now. A
-                    // pointer to a message indexed before is skipped by its reader; one to a number that now holds another
-                    // message, or none, is passed over.
+                    // The store may have renumbered or dropped records this loop indexed: read them again as they are now,
+                    // back to the oldest one remembered. Records unchanged get no second pointers; a pointer to a number that
+                    // now holds another message, or none, is passed over by its reader.
                     epoch = now;
-                    var rewound = Math.Max(position - RewindOnTailChange, Math.Min(indexed?.Oldest ?? position, position));
+                    var rewound = Math.Max(position - RewindOnTailChange, Math.Min(indexed.Oldest ?? position, position));
                     _logger.LogInformation("The store's records of {Topic} may have been renumbered (a new stream leader): indexing partition {Partition} again from offset {From} (was at {Position})",
                         topic, partition, rewound, position);
                     position = rewound;
