@@ -63,9 +63,27 @@ public sealed class StoredMessage
     public void WriteTo(IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var size = 1 + 8 + Text(InterfaceId) + Text(EventCode) + Text(SenderDipId) + Text(SenderRole) + Text(SenderUniqueReference) +
-                   Text(CorrelationId) + Text(Mpan) + 3 * 2 + (Primary.Count + Secondary.Count + Always.Count) * DipIdLength + 4 + Body.Length;
-        var span = output.GetSpan(size);
+        var size = StoredSize;
+        Write(output.GetSpan(size));
+        output.Advance(size);
+    }
+
+    /// <summary>The stored form as a new array, written straight into it (the accepting path does this for every message).</summary>
+    public byte[] ToArray()
+    {
+        var stored = GC.AllocateUninitializedArray<byte>(StoredSize);
+        Write(stored);
+        return stored;
+    }
+
+    /// <summary>The length of the stored form.</summary>
+    private int StoredSize =>
+        1 + 8 + Text(InterfaceId) + Text(EventCode) + Text(SenderDipId) + Text(SenderRole) + Text(SenderUniqueReference) +
+        Text(CorrelationId) + Text(Mpan) + 3 * 2 + (Primary.Count + Secondary.Count + Always.Count) * DipIdLength + 4 + Body.Length;
+
+    /// <summary>Writes the stored form at the start of <paramref name="span"/>, which holds at least <see cref="StoredSize"/> bytes.</summary>
+    private void Write(Span<byte> span)
+    {
         var at = 0;
         span[at++] = LayoutVersion;
         BinaryPrimitives.WriteInt64LittleEndian(span[at..], AcceptedAt.ToUnixTimeMilliseconds());
@@ -83,15 +101,6 @@ public sealed class StoredMessage
         BinaryPrimitives.WriteInt32LittleEndian(span[at..], Body.Length);
         at += 4;
         Body.Span.CopyTo(span[at..]);
-        output.Advance(at + Body.Length);
-    }
-
-    /// <summary>The stored form as a new array.</summary>
-    public byte[] ToArray()
-    {
-        var buffer = new ArrayBufferWriter<byte>(256 + Body.Length);
-        WriteTo(buffer);
-        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>Reads a stored form; <see cref="InvalidDataException"/> when it is not one this version wrote.</summary>

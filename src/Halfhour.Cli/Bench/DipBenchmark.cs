@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Halfhour.Client.Transport;
 
 namespace Halfhour.Cli.Bench;
 
@@ -54,7 +55,8 @@ public static class DipBenchmark
             }
 
             var run = await RunAsync(parse.GetValue(url) is { } address ? new Uri(address) : null, parse.GetValue(data)?.FullName, (parse.GetValue(warmup), parse.GetValue(messages)), parse.GetValue(connections), [], [], cancellationToken);
-            var report = Report(run.Result, run.Server, parse.GetValue(warmup), parse.GetValue(connections));
+            var report = Report(run.Result, run.ServerCpu, parse.GetValue(warmup), parse.GetValue(connections));
+            run.Runtime.AddTo(report, run.Result.Accepted);
             await report.PublishAsync(parse.GetValue(BenchCommand.JsonOption), cancellationToken);
             return 0;
         });
@@ -97,7 +99,10 @@ public static class DipBenchmark
             var invariant = System.Globalization.CultureInfo.InvariantCulture;
             // The server's CPU is sampled when the load generator says the measured phase starts and ends.
             var serverCpu = CpuMeter.Of(server);
-            var exitCode = await LoadProcess.RunAsync([serverCpu, .. alsoMeasured], ["bench", "dip", "load", "--url", url.ToString(), "--data", dataDirectory!, "--roster", rosterFile,
+            using var operatorApi = new OperatorClient(url, DipMarket.Trust(dataDirectory!),
+                (await File.ReadAllTextAsync(Path.Combine(dataDirectory!, "sandbox", "operator-api-key.txt"), cancellationToken)).Trim());
+            var runtime = new RuntimeMeter(operatorApi);
+            var exitCode = await LoadProcess.RunAsync([serverCpu, runtime, .. alsoMeasured], ["bench", "dip", "load", "--url", url.ToString(), "--data", dataDirectory!, "--roster", rosterFile,
                 "--messages", plan.Messages.ToString(invariant), "--warmup", plan.Warmup.ToString(invariant), "--first", first.ToString(invariant),
                 "--connections", connections.ToString(invariant), "--result", resultFile], cancellationToken);
             if (!File.Exists(resultFile))
@@ -105,7 +110,7 @@ public static class DipBenchmark
                 throw new InvalidOperationException($"the load generator ended ({exitCode}) without a result.");
             }
 
-            return new DipRun(JsonSerializer.Deserialize<DipLoadResult>(await File.ReadAllBytesAsync(resultFile, cancellationToken))!, serverCpu.Window);
+            return new DipRun(JsonSerializer.Deserialize<DipLoadResult>(await File.ReadAllBytesAsync(resultFile, cancellationToken))!, serverCpu.Window, runtime);
         }
         finally
         {
@@ -205,4 +210,9 @@ public static class DipBenchmark
 /// <summary>What one run of <see cref="DipBenchmark"/> measured: the load generator's result and the server process's CPU.</summary>
 /// <param name="Result">The load generator's result.</param>
 /// <param name="Server">The CPU of the <c>halfhour serve</c> process in the measured phase (NaN for a backbone given by URL).</param>
-internal sealed record DipRun(DipLoadResult Result, CpuWindow Server);
+/// <param name="Runtime">The server's runtime figures (CPU, allocations, collections) read through its operator API at each phase.</param>
+internal sealed record DipRun(DipLoadResult Result, CpuWindow Server, RuntimeMeter Runtime)
+{
+    /// <summary>The server's CPU: measured on its process when this run started it, else as the backbone reported it.</summary>
+    public CpuWindow ServerCpu => double.IsFinite(Server.PublishOnly) ? Server : Runtime.CpuWindow;
+}

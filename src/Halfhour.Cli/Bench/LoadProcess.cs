@@ -7,9 +7,22 @@ namespace Halfhour.Cli.Bench;
 /// <param name="WithDelivery">From the start of the measured phase to the end of the load generator (every copy delivered).</param>
 internal readonly record struct CpuWindow(double PublishOnly, double WithDelivery);
 
+/// <summary>Something read when a load generator says its measured phase starts, when it has published, and when it ends.</summary>
+internal interface IPhaseMeter
+{
+    /// <summary>The measured phase starts (after the warm-up).</summary>
+    void Start();
+
+    /// <summary>The measured phase's last publish was answered.</summary>
+    void Published();
+
+    /// <summary>The load generator ended: every copy was delivered.</summary>
+    void End();
+}
+
 /// <summary>Samples the CPU time of processes on the measured side when a load generator says its phases start and end.</summary>
 /// <param name="cpuSeconds">The CPU seconds used so far by the processes measured (NaN when there are none).</param>
-internal sealed class CpuMeter(Func<double> cpuSeconds)
+internal sealed class CpuMeter(Func<double> cpuSeconds) : IPhaseMeter
 {
     private double _start = double.NaN;
     private double _published = double.NaN;
@@ -21,11 +34,14 @@ internal sealed class CpuMeter(Func<double> cpuSeconds)
     /// <summary>A meter of one process (of none: every window NaN).</summary>
     public static CpuMeter Of(Process? process) => new(() => LoadProcess.CpuOf(process));
 
-    internal void Start() => _start = cpuSeconds();
+    /// <inheritdoc />
+    public void Start() => _start = cpuSeconds();
 
-    internal void Published() => _published = cpuSeconds();
+    /// <inheritdoc />
+    public void Published() => _published = cpuSeconds();
 
-    internal void End() => _end = cpuSeconds();
+    /// <inheritdoc />
+    public void End() => _end = cpuSeconds();
 }
 
 /// <summary>
@@ -58,12 +74,12 @@ internal static class LoadProcess
     /// Runs a load generator (<c>halfhour ARGUMENTS</c>) to its end, passing its output through and marking
     /// <paramref name="meters"/> at its protocol lines; the end is marked when it exits.
     /// </summary>
-    public static async Task<int> RunAsync(IReadOnlyList<CpuMeter> meters, string[] arguments, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(IReadOnlyList<IPhaseMeter> meters, string[] arguments, CancellationToken cancellationToken)
     {
         using var load = StartHalfhour(redirect: true, arguments);
         while (await load.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
         {
-            Action<CpuMeter>? mark = line switch
+            Action<IPhaseMeter>? mark = line switch
             {
                 MeasuringLine => m => m.Start(),
                 PublishedLine => m => m.Published(),

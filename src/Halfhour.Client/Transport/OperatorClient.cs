@@ -118,6 +118,15 @@ public sealed class OperatorClient : IDisposable
         return await IssuedAsync(answer, dipId, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>What the backbone's process has used since it started (CPU, allocations, collections, thread pool).</summary>
+    public async Task<RuntimeFigures> RuntimeAsync(CancellationToken cancellationToken = default)
+    {
+        using var answer = await _http.GetAsync("operator/runtime", cancellationToken).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(answer, "Reading the runtime figures", cancellationToken).ConfigureAwait(false);
+        return await answer.Content.ReadFromJsonAsync<RuntimeFigures>(cancellationToken).ConfigureAwait(false)
+            ?? throw new HttpRequestException("The operator API answered the runtime figures with nothing.");
+    }
+
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 

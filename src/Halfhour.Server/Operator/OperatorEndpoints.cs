@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Halfhour.Client.Signing;
+using Halfhour.Client.Transport;
 using Halfhour.Market.Participants;
 using Halfhour.Server.Credentials;
 using Halfhour.Server.Participants;
@@ -10,8 +11,8 @@ using Halfhour.Server.Sandbox;
 namespace Halfhour.Server.Operator;
 
 /// <summary>
-/// The operator's participant administration: list, register, rotate credentials, retire a certificate. Secrets
-/// (API keys, issued private keys) appear once, in the answer to the call that created them.
+/// The operator's participant administration: list, register, rotate credentials, retire a certificate; and the process's
+/// runtime figures. Secrets (API keys, issued private keys) appear once, in the answer to the call that created them.
 /// </summary>
 internal static class OperatorEndpoints
 {
@@ -22,6 +23,8 @@ internal static class OperatorEndpoints
         group.MapPost("/participants", Register).WithSummary("Register a participant; answers its API key (once) and certificate");
         group.MapPost("/participants/{environment}/{dipId}/credentials", Rotate).WithSummary("Rotate a participant's credentials");
         group.MapDelete("/participants/{environment}/{dipId}/certificates/{thumbprint}", RetireCertificate).WithSummary("Retire one certificate of a participant");
+        group.MapGet("/runtime", () => TypedResults.Ok(RuntimeFigures.OfThisProcess()))
+            .WithSummary("What the backbone's process has used since it started: CPU, bytes allocated, collections, thread pool (counters only grow)");
     }
 
     private static IResult List(ParticipantRegistry registry, string? environment)

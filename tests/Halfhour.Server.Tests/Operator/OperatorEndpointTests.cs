@@ -148,4 +148,31 @@ public sealed class OperatorEndpointTests(ServerFixture server) : IDisposable
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
     }
+
+    [Fact]
+    public async Task The_runtime_figures_only_grow_and_count_the_work_done_between_two_readings()
+    {
+        var first = await _operator.GetFromJsonAsync<Halfhour.Client.Transport.RuntimeFigures>(new Uri("/operator/runtime", UriKind.Relative));
+        await RegisterAsync("5000000005"); // work in the server: a key, a certificate, a registry write
+        var second = await _operator.GetFromJsonAsync<Halfhour.Client.Transport.RuntimeFigures>(new Uri("/operator/runtime", UriKind.Relative));
+
+        Assert.NotNull(first);
+        Assert.NotNull(second);
+        Assert.True(first.ProcessCpuSeconds > 0 && first.AllocatedBytes > 0 && first.WorkingSetBytes > 0 && first.ThreadPoolThreads > 0);
+        Assert.True(second.At >= first.At);
+        Assert.True(second.AllocatedBytes > first.AllocatedBytes, $"allocated {first.AllocatedBytes:N0} then {second.AllocatedBytes:N0}");
+        Assert.True(second.ProcessCpuSeconds >= first.ProcessCpuSeconds);
+        Assert.True(second.ThreadPoolCompletedItems > first.ThreadPoolCompletedItems);
+        Assert.True(second.Gen0Collections >= first.Gen0Collections && second.Gen2Collections >= first.Gen2Collections);
+    }
+
+    [Fact]
+    public async Task The_runtime_figures_are_refused_to_a_participants_key()
+    {
+        using var client = OperatorClient(server, server.Participant(Role.SUP).ApiKey);
+
+        using var response = await client.GetAsync(new Uri("/operator/runtime", UriKind.Relative));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden, "operator-key-refused");
+    }
 }
