@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Halfhour.Broker.Audit;
 using Halfhour.Broker.Deduplication;
@@ -241,6 +242,18 @@ public sealed class PublishPipeline
         var writes = new List<EventWrite>(pending.Count + 1);
         var partitions = new int[pending.Count];
         var recipientsOf = new string[]?[pending.Count + 1]; // per write; none for the audit record
+        var environment = caller.Environment.ToString();
+
+        // The stored forms of the whole batch, one after another in one pooled buffer, which goes back to the pool once
+        // the append is done: a message-sized array per accepted message was a third of the server's allocations.
+        var storedBytes = 0;
+        foreach (var entry in pending)
+        {
+            storedBytes += entry.Stored?.StoredSize ?? 0;
+        }
+
+        var storedForms = ArrayPool<byte>.Shared.Rent(storedBytes);
+        var written = 0;
         for (var k = 0; k < pending.Count; k++)
         {
             var message = pending[k].Stored;
@@ -253,8 +266,10 @@ public sealed class PublishPipeline
             await EnsureTopicAsync(topic, cancellationToken);
             partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
             recipientsOf[writes.Count] = AllRecipients(message);
-            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), message.ToArray(),
-                IdempotencyKeyOf(caller.Environment.ToString(), message)));
+            var length = message.WriteTo(storedForms.AsSpan(written));
+            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), storedForms.AsMemory(written, length),
+                IdempotencyKeyOf(environment, message)));
+            written += length;
         }
 
         // The audit record rides in the same append as the messages it describes: no extra commit.
@@ -283,6 +298,7 @@ public sealed class PublishPipeline
         finally
         {
             handoff?.Dispose(); // a failed append hands nothing over; the indexer reads whatever the store holds
+            ArrayPool<byte>.Shared.Return(storedForms); // the store keeps no write once its append completed
         }
 
         var w = 0;

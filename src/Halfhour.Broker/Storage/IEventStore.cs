@@ -15,7 +15,8 @@ public interface IEventStore : IAsyncDisposable
     /// <summary>
     /// Appends every record as one group and completes, with each record's offset in the order given,
     /// once the whole group is as durable as its topics promise (<see cref="TopicDurability"/>).
-    /// A failure means none of the group may be acknowledged to anyone.
+    /// A failure means none of the group may be acknowledged to anyone. The store must not keep the writes' keys or
+    /// values once the append has completed (either way): the caller reuses their buffers.
     /// </summary>
     ValueTask<long[]> AppendAsync(IReadOnlyList<EventWrite> writes, CancellationToken cancellationToken = default);
 

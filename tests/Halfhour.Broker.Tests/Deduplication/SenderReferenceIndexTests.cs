@@ -26,6 +26,28 @@ public class SenderReferenceIndexTests
         Assert.Equal((ReservationState.Committed, id), (again.State, again.TransactionId));
     }
 
+    [Theory]
+    [InlineData("DEV", "1234567890", "REF-1")]
+    [InlineData("PRD", "9900000001", "ünïcødé-ref")]
+    [InlineData("SIT", "9900000002", "")]
+    public void A_key_is_the_hash_of_the_three_fields_each_followed_by_a_separator_as_stored_by_earlier_versions(string environment, string sender, string reference)
+    {
+        // Keys outlive a version (shared claims on a cluster, the index rebuilt from stored events): they must not change.
+        var longReference = reference + new string('x', 300); // past the stack buffer
+        foreach (var r in new[] { reference, longReference })
+        {
+            var expected = new System.IO.Hashing.XxHash3();
+            foreach (var field in new[] { environment, sender, r })
+            {
+                expected.Append([.. System.Text.Encoding.UTF8.GetBytes(field), 0x1F]);
+            }
+
+            Assert.Equal(expected.GetCurrentHashAsUInt64(), SenderReferenceIndex.KeyOf(environment, sender, r));
+        }
+
+        Assert.NotEqual(SenderReferenceIndex.KeyOf(environment, sender + "a", reference), SenderReferenceIndex.KeyOf(environment, sender, "a" + reference));
+    }
+
     [Fact]
     public void An_id_not_of_the_backbones_form_is_kept_as_it_is()
     {
