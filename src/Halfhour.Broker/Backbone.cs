@@ -305,27 +305,30 @@ public sealed class Backbone : IAsyncDisposable
 
     private void FollowFailed(Exception ex) => _logger.LogWarning("Following the shared store failed ({Error}: {Message}); retrying", ex.GetType().Name, ex.Message);
 
-    /// <summary>Reads the de-duplication window's worth of a topic back into the reference index.</summary>
+    /// <summary>
+    /// Reads the de-duplication window's worth of a topic back into the reference index, its partitions side by side
+    /// (each stored message is read for its reference only: at the market's volume the window holds tens of millions).
+    /// </summary>
     private async Task<int> RestoreReferencesAsync(string topic, string referenceNamespace, CancellationToken cancellationToken)
     {
         var since = Options.Time.GetUtcNow() - Options.DeduplicationWindow;
+        var space = System.Text.Encoding.UTF8.GetBytes(referenceNamespace);
         var restored = 0;
-        for (var partition = 0; partition < Layout.PartitionsPerInterface; partition++)
-        {
-            var p = partition;
-            await _store.ScanAsync(topic, partition, await _store.OffsetAtAsync(topic, partition, since, cancellationToken), stored =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, Layout.PartitionsPerInterface),
+            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (partition, ct) =>
             {
-                var message = StoredMessage.Read(stored.Value);
-                if (message.SenderUniqueReference.Length == 0)
+                await _store.ScanAsync(topic, partition, await _store.OffsetAtAsync(topic, partition, since, ct), stored =>
                 {
-                    return; // a status message sent without a reference
-                }
+                    var reference = StoredMessage.ReadReference(stored.Value.Span);
+                    if (reference.SenderUniqueReference.IsEmpty)
+                    {
+                        return; // a status message sent without a reference
+                    }
 
-                var key = SenderReferenceIndex.KeyOf(referenceNamespace, message.SenderDipId, message.SenderUniqueReference);
-                References.Restore(key, TransactionId.Create(message.InterfaceId, message.SenderDipId, message.SenderRole, message.AcceptedAt, p, stored.Offset), message.AcceptedAt);
-                restored++;
-            }, cancellationToken);
-        }
+                    References.Restore(SenderReferenceIndex.KeyOf(space, reference.SenderDipId, reference.SenderUniqueReference), reference, partition, stored.Offset);
+                    Interlocked.Increment(ref restored);
+                }, ct);
+            });
 
         return restored;
     }

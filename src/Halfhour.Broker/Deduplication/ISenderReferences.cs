@@ -1,7 +1,7 @@
 namespace Halfhour.Broker.Deduplication;
 
 /// <summary>A sender unique reference: what it is unique within (environment and sender), and its 64-bit key.</summary>
-/// <param name="Key">The hash of the three fields (<see cref="SenderReferenceIndex.KeyOf"/>).</param>
+/// <param name="Key">The hash of the three fields (<see cref="SenderReferenceIndex.KeyOf(string, string, string)"/>).</param>
 /// <param name="Environment">The environment.</param>
 /// <param name="SenderDipId">The sender's DIP ID.</param>
 /// <param name="UniqueReference">The sender's unique reference.</param>

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.IO.Hashing;
 using System.Text;
+using Halfhour.Broker.Messages;
 
 namespace Halfhour.Broker.Deduplication;
 
@@ -41,21 +43,46 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
     /// <summary>The key of a reference: a hash of environment, sender and reference.</summary>
     public static ulong KeyOf(string environment, string senderDipId, string senderUniqueReference)
     {
-        // One pass over the three fields and their separators: the same hash as appending them one by one to an
-        // XxHash3, without an XxHash3 (and its buffers) allocated for every message published.
-        var length = Encoding.UTF8.GetByteCount(environment) + Encoding.UTF8.GetByteCount(senderDipId) + Encoding.UTF8.GetByteCount(senderUniqueReference) + 3;
+        var length = Encoding.UTF8.GetByteCount(environment) + Encoding.UTF8.GetByteCount(senderDipId) + Encoding.UTF8.GetByteCount(senderUniqueReference);
         byte[]? rented = null;
-        var buffer = length <= 256 ? stackalloc byte[256] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
-        var at = Append(environment, buffer);
-        at += Append(senderDipId, buffer[at..]);
-        at += Append(senderUniqueReference, buffer[at..]);
-        var key = XxHash3.HashToUInt64(buffer[..at]);
+        var text = length <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        var e = Encoding.UTF8.GetBytes(environment, text);
+        var s = Encoding.UTF8.GetBytes(senderDipId, text[e..]);
+        var r = Encoding.UTF8.GetBytes(senderUniqueReference, text[(e + s)..]);
+        var key = KeyOf(text[..e], text.Slice(e, s), text.Slice(e + s, r));
         if (rented is not null)
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         return key;
+    }
+
+    /// <summary>The key of a reference whose fields are given as UTF-8 (as a stored message holds them): the same key as <see cref="KeyOf(string, string, string)"/>.</summary>
+    public static ulong KeyOf(ReadOnlySpan<byte> environment, ReadOnlySpan<byte> senderDipId, ReadOnlySpan<byte> senderUniqueReference)
+    {
+        // Each field followed by a separator no field contains, so ("ab","c") and ("a","bc") differ; hashed in one call
+        // (the same hash as appending them one by one to an XxHash3, without an XxHash3 object per message).
+        var length = environment.Length + senderDipId.Length + senderUniqueReference.Length + 3;
+        byte[]? rented = null;
+        var buffer = length <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        var at = Field(environment, buffer);
+        at += Field(senderDipId, buffer[at..]);
+        at += Field(senderUniqueReference, buffer[at..]);
+        var key = XxHash3.HashToUInt64(buffer[..at]);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return key;
+
+        static int Field(ReadOnlySpan<byte> field, Span<byte> destination)
+        {
+            field.CopyTo(destination);
+            destination[field.Length] = 0x1F;
+            return field.Length + 1;
+        }
     }
 
     /// <summary>
@@ -132,6 +159,70 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         }
     }
 
+    /// <summary>
+    /// Restores the reference of a message stored at <paramref name="partition"/>@<paramref name="offset"/> whose transaction
+    /// ID is <see cref="TransactionId.Create"/>'s of these fields, packed without spelling it out (start-up reads every
+    /// stored message of the window, tens of millions at the market's volume).
+    /// </summary>
+    public void Restore(ulong key, in StoredReference stored, int partition, long offset)
+    {
+        var acceptedAt = stored.AcceptedAt;
+        if (acceptedAt + Window <= time.GetUtcNow())
+        {
+            return;
+        }
+
+        var prefixLength = 2 + stored.InterfaceId.Length + 1 + stored.SenderDipId.Length + 1 + stored.SenderRole.Length;
+        Span<char> prefix = stackalloc char[128];
+        if (prefixLength > prefix.Length || partition is < 0 or > MaxPackedPartition || offset is < 0 or > MaxPackedOffset
+            || !TryWritePrefix(stored, prefix))
+        {
+            // Not of the packed form's range: spelled out as the live path does.
+            Restore(key, TransactionId.Create(Encoding.UTF8.GetString(stored.InterfaceId), Encoding.UTF8.GetString(stored.SenderDipId),
+                Encoding.UTF8.GetString(stored.SenderRole), acceptedAt, partition, offset), acceptedAt);
+            return;
+        }
+
+        var day = acceptedAt.UtcDateTime;
+        lock (_lock)
+        {
+            if (!Knows(key))
+            {
+                _committed[key] = new PackedTransactionId(_prefixes.NumberOf(prefix[..prefixLength]), day.Year * 10_000 + day.Month * 100 + day.Day,
+                    partition * (MaxPackedOffset + 1) + offset);
+                ExpireAfterWindow(key, acceptedAt);
+            }
+        }
+    }
+
+    // A transaction ID ends with the partition in three digits and the offset in thirteen (TransactionId.Create).
+    private const int MaxPackedPartition = 999;
+    private const long MaxPackedOffset = 9_999_999_999_999;
+
+    /// <summary>Writes <c>T-{interface}-{sender}-{role}</c>; false when a field is not ASCII (such an ID is spelled out instead).</summary>
+    private static bool TryWritePrefix(in StoredReference stored, Span<char> prefix)
+    {
+        prefix[0] = 'T';
+        var at = 1;
+        return Field(stored.InterfaceId, prefix, ref at) && Field(stored.SenderDipId, prefix, ref at) && Field(stored.SenderRole, prefix, ref at);
+
+        static bool Field(ReadOnlySpan<byte> field, Span<char> prefix, ref int at)
+        {
+            prefix[at++] = '-';
+            foreach (var b in field)
+            {
+                if (b > 0x7F)
+                {
+                    return false;
+                }
+
+                prefix[at++] = (char)b;
+            }
+
+            return true;
+        }
+    }
+
     /// <inheritdoc />
     ValueTask<Reservation> ISenderReferences.ReserveAsync(SenderReference reference, CancellationToken cancellationToken)
         => ValueTask.FromResult(Reserve(reference.Key));
@@ -167,7 +258,7 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
     /// <summary>Under the lock: keeps a committed reference (the first commit of a key wins).</summary>
     private void Remember(ulong key, string transactionId, DateTimeOffset acceptedAt)
     {
-        if (_committed.ContainsKey(key) || _unpackable.ContainsKey(key))
+        if (Knows(key))
         {
             return;
         }
@@ -181,8 +272,14 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
             _unpackable[key] = transactionId; // not of the backbone's form (a foreign ID restored from a shared store)
         }
 
-        _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
+        ExpireAfterWindow(key, acceptedAt);
     }
+
+    /// <summary>Under the lock: whether the reference is committed.</summary>
+    private bool Knows(ulong key) => _committed.ContainsKey(key) || _unpackable.ContainsKey(key);
+
+    /// <summary>Under the lock: the reference is forgotten once the window has passed since it was accepted.</summary>
+    private void ExpireAfterWindow(ulong key, DateTimeOffset acceptedAt) => _expiry.Enqueue(((acceptedAt + Window).ToUnixTimeMilliseconds(), key));
 
     /// <summary>Under the lock: the transaction ID of a committed reference.</summary>
     private bool TryGetCommitted(ulong key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? transactionId)
@@ -196,13 +293,6 @@ public sealed class SenderReferenceIndex(TimeSpan window, TimeProvider time) : I
         return _unpackable.TryGetValue(key, out transactionId);
     }
 
-    /// <summary>Writes <paramref name="text"/> and a separator no field contains, so ("ab","c") and ("a","bc") differ; returns the bytes written.</summary>
-    private static int Append(string text, Span<byte> buffer)
-    {
-        var length = Encoding.UTF8.GetBytes(text, buffer);
-        buffer[length] = 0x1F;
-        return length + 1;
-    }
 }
 
 /// <summary>The state of a sender unique reference when it was looked up.</summary>

@@ -122,10 +122,7 @@ public sealed class StoredMessage
     public static StoredMessage Read(ReadOnlyMemory<byte> stored)
     {
         var span = stored.Span;
-        if (span.Length < 9 || span[0] != LayoutVersion)
-        {
-            throw new InvalidDataException($"A stored message starts with layout version {LayoutVersion}; this one starts with {(span.Length > 0 ? span[0] : -1)}.");
-        }
+        CheckLayout(span);
 
         var at = 1;
         var acceptedAt = DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(span[at..]));
@@ -165,16 +162,49 @@ public sealed class StoredMessage
     }
 
     /// <summary>
+    /// The fields that name a message for de-duplication, read from a stored form without decoding anything else (the
+    /// index of sender references is rebuilt from every stored message of its window at start-up).
+    /// </summary>
+    public static StoredReference ReadReference(ReadOnlySpan<byte> stored)
+    {
+        CheckLayout(stored);
+
+        var at = 1;
+        var acceptedAt = BinaryPrimitives.ReadInt64LittleEndian(stored[at..]);
+        at += 8;
+        var interfaceId = TextAt(stored, ref at);
+        TextAt(stored, ref at); // the event code
+        var sender = TextAt(stored, ref at);
+        var role = TextAt(stored, ref at);
+        var reference = TextAt(stored, ref at);
+        return new StoredReference(DateTimeOffset.FromUnixTimeMilliseconds(acceptedAt), interfaceId, sender, role, reference);
+    }
+
+    /// <summary>Refuses a stored form of a layout this version did not write rather than guess.</summary>
+    private static void CheckLayout(ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length < 9 || stored[0] != LayoutVersion)
+        {
+            throw new InvalidDataException($"A stored message starts with layout version {LayoutVersion}; this one starts with {(stored.Length > 0 ? stored[0] : -1)}.");
+        }
+    }
+
+    private static ReadOnlySpan<byte> TextAt(ReadOnlySpan<byte> span, scoped ref int at)
+    {
+        var length = BinaryPrimitives.ReadUInt16LittleEndian(span[at..]);
+        var text = span.Slice(at + 2, length);
+        at += 2 + length;
+        return text;
+    }
+
+    /// <summary>
     /// Where the recipients' DIP IDs stand in a stored form (every tier, in order), without decoding anything
     /// else: the fan-out reads only these, for every message.
     /// </summary>
     public static void FindRecipients(ReadOnlySpan<byte> stored, List<Range> recipients)
     {
         ArgumentNullException.ThrowIfNull(recipients);
-        if (stored.Length < 9 || stored[0] != LayoutVersion)
-        {
-            throw new InvalidDataException($"A stored message starts with layout version {LayoutVersion}; this one starts with {(stored.Length > 0 ? stored[0] : -1)}.");
-        }
+        CheckLayout(stored);
 
         recipients.Clear();
         var at = 1 + 8;
@@ -235,10 +265,8 @@ public sealed class StoredMessage
 
     private static string ReadText(ReadOnlySpan<byte> span, ref int at)
     {
-        var length = BinaryPrimitives.ReadUInt16LittleEndian(span[at..]);
-        var text = length == 0 ? "" : Encoding.UTF8.GetString(span.Slice(at + 2, length));
-        at += 2 + length;
-        return text;
+        var text = TextAt(span, ref at);
+        return text.IsEmpty ? "" : Encoding.UTF8.GetString(text);
     }
 
     private static int WriteIds(Span<byte> span, IReadOnlyList<string> ids)
@@ -276,4 +304,29 @@ public sealed class StoredMessage
 
         return ids;
     }
+}
+
+/// <summary>The fields of a stored message that name it for de-duplication, as the UTF-8 bytes stored.</summary>
+/// <param name="AcceptedAt">When the backbone accepted it.</param>
+/// <param name="InterfaceId">Its interface ID.</param>
+/// <param name="SenderDipId">Its sender's DIP ID.</param>
+/// <param name="SenderRole">Its sender's role code.</param>
+/// <param name="SenderUniqueReference">The sender's unique reference (empty for a status message sent without one).</param>
+public readonly ref struct StoredReference(DateTimeOffset AcceptedAt, ReadOnlySpan<byte> InterfaceId, ReadOnlySpan<byte> SenderDipId,
+    ReadOnlySpan<byte> SenderRole, ReadOnlySpan<byte> SenderUniqueReference)
+{
+    /// <summary>When the backbone accepted it.</summary>
+    public DateTimeOffset AcceptedAt { get; } = AcceptedAt;
+
+    /// <summary>Its interface ID.</summary>
+    public ReadOnlySpan<byte> InterfaceId { get; } = InterfaceId;
+
+    /// <summary>Its sender's DIP ID.</summary>
+    public ReadOnlySpan<byte> SenderDipId { get; } = SenderDipId;
+
+    /// <summary>Its sender's role code.</summary>
+    public ReadOnlySpan<byte> SenderRole { get; } = SenderRole;
+
+    /// <summary>The sender's unique reference.</summary>
+    public ReadOnlySpan<byte> SenderUniqueReference { get; } = SenderUniqueReference;
 }

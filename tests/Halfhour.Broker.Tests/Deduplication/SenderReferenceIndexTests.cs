@@ -48,6 +48,48 @@ public class SenderReferenceIndexTests
         Assert.NotEqual(SenderReferenceIndex.KeyOf(environment, sender + "a", reference), SenderReferenceIndex.KeyOf(environment, sender, "a" + reference));
     }
 
+    [Theory]
+    [InlineData("IF-021", "1234567890", "SDS", 0, 0L)]
+    [InlineData("IF-036", "9900000001", "REGS", 7, 123_456_789_012L)]
+    [InlineData("statusmessage", "9900000002", "SUP", 999, 9_999_999_999_999L)]
+    [InlineData("IF-021", "9900000003", "MDS", 1000, 5L)] // past three digits of partition: not packable, spelled out
+    [InlineData("IF-021", "9900000004", "MDS", 3, 10_000_000_000_000L)] // past thirteen digits of offset
+    [InlineData("IF-021", "99000000é5", "MDS", 3, 5L)] // not ASCII
+    public void A_reference_restored_from_a_stored_message_answers_the_same_id_and_key_as_the_live_path(string interfaceId, string sender, string role, int partition, long offset)
+    {
+        var message = new StoredMessage
+        {
+            InterfaceId = interfaceId, EventCode = "ActivePower", AcceptedAt = Start, SenderDipId = sender, SenderRole = role,
+            SenderUniqueReference = "REF-9", Body = "{}"u8.ToArray(),
+        };
+        var stored = StoredMessage.ReadReference(message.ToArray());
+        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new ManualClock(Start));
+        var key = SenderReferenceIndex.KeyOf(System.Text.Encoding.UTF8.GetBytes("DEV"), stored.SenderDipId, stored.SenderUniqueReference);
+
+        index.Restore(key, stored, partition, offset);
+
+        Assert.Equal(SenderReferenceIndex.KeyOf("DEV", sender, "REF-9"), key);
+        var found = index.Reserve(key);
+        Assert.Equal((ReservationState.Committed, TransactionId.Create(interfaceId, sender, role, Start, partition, offset)), (found.State, found.TransactionId));
+        Assert.Equal(1, index.Count);
+    }
+
+    [Fact]
+    public void A_stored_reference_outside_the_window_is_not_restored()
+    {
+        var message = new StoredMessage
+        {
+            InterfaceId = "IF-021", EventCode = "ActivePower", AcceptedAt = Start - TimeSpan.FromDays(3), SenderDipId = "1234567890", SenderRole = "SDS",
+            SenderUniqueReference = "REF-OLD", Body = "{}"u8.ToArray(),
+        };
+        var index = new SenderReferenceIndex(TimeSpan.FromDays(2), new ManualClock(Start));
+
+        index.Restore(17, StoredMessage.ReadReference(message.ToArray()), 1, 2);
+
+        Assert.Equal(0, index.Count);
+        Assert.Equal(ReservationState.Reserved, index.Reserve(17).State);
+    }
+
     [Fact]
     public void An_id_not_of_the_backbones_form_is_kept_as_it_is()
     {

@@ -42,6 +42,23 @@ public class StoredMessageTests
     }
 
     [Fact]
+    public void The_reference_fields_read_from_the_stored_bytes_are_those_written_and_the_buffer_form_is_the_array_form()
+    {
+        var array = s_message.ToArray();
+        var buffer = new byte[s_message.StoredSize + 7];
+        var written = s_message.WriteTo(buffer);
+        var reference = StoredMessage.ReadReference(array);
+
+        Assert.Equal(array.Length, written);
+        Assert.Equal(array, buffer[..written]);
+        Assert.Equal(s_message.AcceptedAt, reference.AcceptedAt);
+        Assert.Equal(("IF-021", "9900000004", "SDS", s_message.SenderUniqueReference),
+            (Encoding.UTF8.GetString(reference.InterfaceId), Encoding.UTF8.GetString(reference.SenderDipId), Encoding.UTF8.GetString(reference.SenderRole),
+                Encoding.UTF8.GetString(reference.SenderUniqueReference)));
+        Assert.Throws<ArgumentException>(() => s_message.WriteTo(new byte[written - 1]));
+    }
+
+    [Fact]
     public void A_stored_form_of_an_unknown_layout_is_refused()
     {
         var stored = s_message.ToArray();
