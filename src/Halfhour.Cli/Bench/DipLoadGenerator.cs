@@ -3,7 +3,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Halfhour.Client.Contract;
 using Halfhour.Market.Participants;
 
 namespace Halfhour.Cli.Bench;
@@ -48,6 +47,13 @@ internal static class DipLoadGenerator
 
     // A recipient's long poll: short, so the end of the run is noticed within a second.
     private const int WaitSeconds = 1;
+
+    // Room for the answer to a batch of 100 (~20 KB: a result of ~200 bytes each), so it is read without regrowing.
+    private const int AnswerBytes = 32 << 10;
+
+    private static readonly Uri Channel = new("dip-channel/IF-021", UriKind.Relative);
+    private static readonly Uri Acknowledgements = new("native/v1/channels/IF-021/acknowledgements", UriKind.Relative);
+    private static readonly System.Net.Http.Headers.MediaTypeHeaderValue Json = new("application/json");
 
     // The longest the measured phase waits for the warm-up's copies to be delivered.
     private static readonly TimeSpan DeliveryCatchUp = TimeSpan.FromSeconds(120);
@@ -147,6 +153,7 @@ internal static class DipLoadGenerator
         Stopwatch clock, CancellationToken cancellationToken)
     {
         var body = new ArrayBufferWriter<byte>(BatchSize * (builder.MaxMessageBytes + 1) + 2);
+        var answer = new byte[AnswerBytes];
         var latencies = phase.Latencies[lane];
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -175,20 +182,24 @@ internal static class DipLoadGenerator
             var accepted = 0;
             for (var attempt = 1; ; attempt++)
             {
-                using var content = new ReadOnlyMemoryContent(body.WrittenMemory);
-                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var request = new HttpRequestMessage(HttpMethod.Post, Channel)
+                {
+                    Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = Json } },
+                };
                 var sentAt = clock.Elapsed;
-                HttpResponseMessage response;
-                byte[] answer;
+                HttpResponseMessage? response = null;
+                int length;
                 try
                 {
-                    response = await client.PostAsync("dip-channel/IF-021", content, cancellationToken);
-                    answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                    // The answer is read into this lane's buffer rather than buffered by HttpClient and copied out.
+                    response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                    (answer, length) = await ReadAllAsync(response.Content, answer, cancellationToken);
                 }
-                catch (HttpRequestException) when (attempt < MaxAttempts)
+                catch (Exception e) when (e is HttpRequestException or IOException && attempt < MaxAttempts)
                 {
                     // A connection lost mid-request (the server under starvation may drop one): the outcome is unknown,
                     // so the same bytes go again, as for MSG1500; what was stored comes back as MSG0001.
+                    response?.Dispose();
                     Interlocked.Increment(ref run.Retries);
                     await Task.Delay(RetryPause * attempt, cancellationToken);
                     continue;
@@ -198,56 +209,37 @@ internal static class DipLoadGenerator
                 var answeredAt = clock.Elapsed;
                 latencies.Add((answeredAt - sentAt).TotalMilliseconds);
                 Run.Max(ref phase.LastAnswerTicks, answeredAt.Ticks);
-                var results = response.StatusCode is HttpStatusCode.Created or HttpStatusCode.MultiStatus or HttpStatusCode.BadRequest
-                    ? TryResults(answer) : null;
-                if (results is null)
+                var tally = response.StatusCode is HttpStatusCode.Created or HttpStatusCode.MultiStatus or HttpStatusCode.BadRequest
+                    ? BatchAnswer.Of(answer.AsSpan(0, length), isRetry: attempt > 1, mayRetry: attempt < MaxAttempts) : null;
+                if (tally is not { } results)
                 {
-                    run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(answer.Length, 600)))}");
+                    run.Fail($"POST dip-channel/IF-021 answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(answer.AsSpan(0, Math.Min(length, 600)))}");
                     break;
                 }
 
-                var retryable = 0;
-                foreach (var result in results)
+                if (results.Results != count)
                 {
-                    if (result.Message?.StartsWith("MSG0000", StringComparison.Ordinal) == true
-                        || (attempt > 1 && result.Message?.StartsWith("MSG0001", StringComparison.Ordinal) == true))
-                    {
-                        accepted++;
-                    }
-                    else if (result.Message?.StartsWith("MSG1500", StringComparison.Ordinal) == true && attempt < MaxAttempts)
-                    {
-                        retryable++;
-                    }
-                    else
-                    {
-                        run.Fail($"a message was refused: {result.Message} {result.Help}");
-                    }
+                    run.Fail($"POST dip-channel/IF-021 answered {results.Results} results for {count} messages.");
                 }
 
+                if (results.Refusal is not null)
+                {
+                    run.Fail($"a message was refused: {results.Refusal}");
+                }
+
+                accepted = results.Accepted;
+                var retryable = results.Retryable;
                 if (retryable == 0)
                 {
                     break;
                 }
 
                 Interlocked.Increment(ref run.Retries);
-                accepted = 0;
                 await Task.Delay(RetryPause * attempt, cancellationToken);
             }
 
             Interlocked.Add(ref phase.Sent, count);
             Interlocked.Add(ref phase.Accepted, accepted);
-        }
-    }
-
-    private static IReadOnlyList<MessageResponse>? TryResults(byte[] answer)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<StandardResponse>(answer)?.MessageArray;
-        }
-        catch (JsonException)
-        {
-            return null;
         }
     }
 
@@ -272,27 +264,23 @@ internal static class DipLoadGenerator
     {
         var quietSince = clock.Elapsed;
         long pulls = 0;
-        // One buffer per puller, grown to the largest answer: an answer of 100 messages is ~350 KB, which as a fresh
-        // array each time would be a large-object allocation (and page faults) per pull.
-        var answer = new byte[1 << 20];
-        List<string> receipts = [];
+        var receipts = new PullReceipts();
         while (!cancellationToken.IsCancellationRequested)
         {
             // The pull number makes each signed GET unique: two identical signed requests within one second of
             // signing date carry the same signature, and the backbone refuses the second as a replay.
-            using var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={PullSize}&waitSeconds={WaitSeconds}&pull={++pulls}",
-                HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            receipts.Clear();
-            if (response.IsSuccessStatusCode)
+            using (var response = await client.GetAsync($"native/v1/channels/IF-021/messages?max={PullSize}&waitSeconds={WaitSeconds}&pull={++pulls}",
+                HttpCompletionOption.ResponseHeadersRead, cancellationToken))
             {
-                int length;
-                (answer, length) = await ReadAllAsync(response.Content, answer, cancellationToken);
-                ReceiptsOf(answer.AsSpan(0, length), receipts);
-            }
-            else
-            {
-                run.Fail($"GET native/v1/channels/IF-021/messages answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-                await Task.Delay(TimeSpan.FromSeconds(WaitSeconds), cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    run.Fail($"GET native/v1/channels/IF-021/messages answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                    await Task.Delay(TimeSpan.FromSeconds(WaitSeconds), cancellationToken);
+                    continue;
+                }
+
+                await using var answer = await response.Content.ReadAsStreamAsync(cancellationToken);
+                await receipts.ReadAsync(answer, cancellationToken);
             }
 
             if (receipts.Count == 0)
@@ -306,8 +294,8 @@ internal static class DipLoadGenerator
             }
 
             quietSince = clock.Elapsed;
-            using var acknowledged = await client.PostAsync("native/v1/channels/IF-021/acknowledgements",
-                new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new { receipts })) { Headers = { ContentType = new("application/json") } }, cancellationToken);
+            using var acknowledged = await client.PostAsync(Acknowledgements,
+                new ReadOnlyMemoryContent(receipts.Acknowledgement) { Headers = { ContentType = Json } }, cancellationToken);
             if (!acknowledged.IsSuccessStatusCode)
             {
                 run.Fail($"POST acknowledgements answered {(int)acknowledged.StatusCode}: {await acknowledged.Content.ReadAsStringAsync(cancellationToken)}");
@@ -337,24 +325,6 @@ internal static class DipLoadGenerator
             }
 
             length += read;
-        }
-    }
-
-    /// <summary>
-    /// The receipts of a pull answer, found by searching for the property the backbone writes first in each fetched
-    /// message rather than tokenising the (large) messages: the load generator's CPU is part of what the benchmark
-    /// measures, and IF-021 messages have no property named <c>receipt</c> (a string holding a quote is escaped, so the
-    /// pattern cannot occur inside one).
-    /// </summary>
-    private static void ReceiptsOf(ReadOnlySpan<byte> answer, List<string> receipts)
-    {
-        ReadOnlySpan<byte> property = "{\"receipt\":\""u8;
-        while (answer.IndexOf(property) is var at and >= 0)
-        {
-            answer = answer[(at + property.Length)..];
-            var end = answer.IndexOf((byte)'"');
-            receipts.Add(System.Text.Encoding.ASCII.GetString(answer[..end]));
-            answer = answer[(end + 1)..];
         }
     }
 

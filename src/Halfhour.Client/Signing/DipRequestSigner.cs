@@ -37,17 +37,16 @@ public sealed class DipRequestSigner
         Sign(method, url, body, _clock.GetUtcNow());
 
     /// <summary>Computes the four signing headers as of a given signing time.</summary>
-    public DipSignatureHeaders Sign(string method, Uri url, ReadOnlySpan<byte> body, DateTimeOffset signedAt)
-    {
-        ArgumentNullException.ThrowIfNull(url);
-        var date = StringToSign.FormatDate(signedAt);
-        var contentHash = StringToSign.ContentHash(body);
-        var toSign = StringToSign.Bytes(method, url.AbsoluteUri, date, contentHash);
-        var signature = _privateKey.SignData(toSign, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        return new DipSignatureHeaders(Convert.ToBase64String(signature), date, contentHash, _certificateHeader);
-    }
+    public DipSignatureHeaders Sign(string method, Uri url, ReadOnlySpan<byte> body, DateTimeOffset signedAt) =>
+        SignHashed(method, url, StringToSign.ContentHash(body), signedAt);
 
-    /// <summary>Signs a request in place: reads its body (if any) and sets the four headers, replacing earlier ones.</summary>
+    /// <summary>
+    /// Signs a request in place: hashes its body (if any) and sets the four headers, replacing earlier ones. A body held in
+    /// memory (<see cref="ReadOnlyMemoryContent"/>, <see cref="ByteArrayContent"/> and its kin such as <see cref="StringContent"/>)
+    /// is hashed where it lies, neither buffered nor copied: a DIP array of 100 messages is a third of a megabyte, and two
+    /// copies of it per request cost a sender more than the hash. Any other content is buffered first, so that the bytes
+    /// hashed are the bytes sent.
+    /// </summary>
     public async Task SignAsync(HttpRequestMessage request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -58,19 +57,38 @@ public sealed class DipRequestSigner
             throw new ArgumentException($"The request URI '{url}' is relative; the DIP signature covers the full URL, so resolve it against the base address first.", nameof(request));
         }
 
-        // LoadIntoBufferAsync keeps the content re-readable, so the bytes hashed are the bytes sent.
-        byte[] body = [];
-        if (request.Content is not null)
-        {
-            await request.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-            body = await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var headers = Sign(request.Method.Method, url, body);
+        var contentHash = request.Content is null
+            ? StringToSign.ContentHash([])
+            : await ContentHashAsync(request.Content, cancellationToken).ConfigureAwait(false);
+        var headers = SignHashed(request.Method.Method, url, contentHash, _clock.GetUtcNow());
         foreach (var (name, value) in headers.AsPairs())
         {
             request.Headers.Remove(name);
             request.Headers.TryAddWithoutValidation(name, value);
         }
+    }
+
+    private DipSignatureHeaders SignHashed(string method, Uri url, string contentHash, DateTimeOffset signedAt)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var date = StringToSign.FormatDate(signedAt);
+        var toSign = StringToSign.Bytes(method, url.AbsoluteUri, date, contentHash);
+        var signature = _privateKey.SignData(toSign, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return new DipSignatureHeaders(Convert.ToBase64String(signature), date, contentHash, _certificateHeader);
+    }
+
+    /// <summary>base64(SHA-256) of a request's body, written straight into the hash.</summary>
+    private static async Task<string> ContentHashAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        // Content of fixed bytes in memory writes the same bytes every time it is serialized; anything else (a stream, a
+        // serializer) may not be re-readable or repeatable, and LoadIntoBufferAsync makes what is sent the bytes hashed.
+        if (content is not (ReadOnlyMemoryContent or ByteArrayContent))
+        {
+            await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var hash = new HashingStream();
+        await content.CopyToAsync(hash, cancellationToken).ConfigureAwait(false);
+        return hash.ContentHash();
     }
 }

@@ -46,4 +46,65 @@ public class DipSigningHandlerTests(SigningCertificates certificates)
 
         Assert.True(endpoint.Result!.IsValid, endpoint.Result.ToString());
     }
+
+    [Fact]
+    public async Task A_body_in_memory_is_signed_over_exactly_the_bytes_sent_even_as_a_slice_of_a_larger_buffer()
+    {
+        var endpoint = new VerifyingEndpoint(new DipSignatureVerifier(), certificates);
+        using var client = new HttpClient(new DipSigningHandler(new DipRequestSigner(certificates.Supplier), endpoint));
+        // A third of a megabyte, the size of a DIP array of 100 consumption messages, lying in the middle of a larger buffer.
+        var body = "[" + string.Join(',', Enumerable.Repeat("""{"payload":{"CommonBlock":{},"CustomBlock":{}}}""", 7_000)) + "]";
+        var buffer = Encoding.UTF8.GetBytes("garbage before" + body + "garbage after");
+
+        using (var response = await client.PostAsync(new Uri("https://127.0.0.1:8443/dip-channel/IF-021"),
+            new ReadOnlyMemoryContent(buffer.AsMemory("garbage before".Length, body.Length))))
+        {
+            Assert.True(endpoint.Result!.IsValid, endpoint.Result.ToString());
+            Assert.Equal(body, endpoint.BodyReceived);
+        }
+
+        using (var response = await client.PostAsync(new Uri("https://127.0.0.1:8443/dip-channel/IF-021"),
+            new ByteArrayContent(buffer, "garbage before".Length, body.Length)))
+        {
+            Assert.True(endpoint.Result!.IsValid, endpoint.Result.ToString());
+            Assert.Equal(body, endpoint.BodyReceived);
+        }
+    }
+
+    [Fact]
+    public async Task A_streamed_body_that_can_be_read_only_once_is_buffered_so_the_bytes_signed_are_the_bytes_sent()
+    {
+        var endpoint = new VerifyingEndpoint(new DipSignatureVerifier(), certificates);
+        using var client = new HttpClient(new DipSigningHandler(new DipRequestSigner(certificates.Supplier), endpoint));
+        const string body = """[{"payload":{"CommonBlock":{},"CustomBlock":{}}}]""";
+
+        using var response = await client.PostAsync(new Uri("https://127.0.0.1:8443/dip-channel/IF-021"),
+            new StreamContent(new ForwardOnlyStream(Encoding.UTF8.GetBytes(body))));
+
+        Assert.True(endpoint.Result!.IsValid, endpoint.Result.ToString());
+        Assert.Equal(body, endpoint.BodyReceived);
+    }
+
+    /// <summary>A stream that can be read once, front to back, as a network or pipe stream can.</summary>
+    private sealed class ForwardOnlyStream(byte[] bytes) : Stream
+    {
+        private readonly MemoryStream _inner = new(bytes);
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }
