@@ -277,7 +277,7 @@ public sealed class RecipientSubscription : IDisposable
             foreach (var offset in _expired)
             {
                 _window.TryGetLeased(offset, out var lease);
-                if (await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, mpan: default, cancellationToken) is not { } stamped)
+                if (await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, mpan: default, fingerprint: null, cancellationToken) is not { } stamped)
                 {
                     _window.Set(offset, lease with { State = SlotState.Skipped }); // its message is gone from the store: nothing to hand out again
                     continue;
@@ -331,8 +331,8 @@ public sealed class RecipientSubscription : IDisposable
                     _window.Add(new Slot(-1, 0, 0, 0, 0, SlotState.Skipped));
                 }
 
-                var (topic, partition, offset) = ReadPointer(record.Value.Span);
-                if (_handedOut.Contains(topic, partition, offset))
+                var (topic, partition, offset, fingerprint) = ReadPointer(record.Value.Span);
+                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0))
                 {
                     // The same message's second pointer (each node's indexer writes one; an indexer resuming writes some again).
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
@@ -340,13 +340,13 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 // Stamped before it counts as handed out: a failed read leaves the pointer to be read again, not passed over.
-                if (await StampAsync(topic, partition, offset, record.Key, cancellationToken) is not { } stamped)
+                if (await StampAsync(topic, partition, offset, record.Key, fingerprint, cancellationToken) is not { } stamped)
                 {
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
                     continue;
                 }
 
-                _handedOut.Add(topic, partition, offset);
+                _handedOut.Add(topic, partition, offset, fingerprint ?? 0);
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
@@ -355,13 +355,13 @@ public sealed class RecipientSubscription : IDisposable
     }
 
     /// <summary>Reads an inbox pointer; the interface ID is almost always the subscription's own, found without a string.</summary>
-    private (int Topic, int Partition, long Offset) ReadPointer(ReadOnlySpan<byte> record)
+    private (int Topic, int Partition, long Offset, ulong? Fingerprint) ReadPointer(ReadOnlySpan<byte> record)
     {
-        var interfaceId = InboxPointer.ReadPlace(record, out var partition, out var offset);
+        var interfaceId = InboxPointer.ReadPlace(record, out var partition, out var offset, out var fingerprint);
         var topic = interfaceId.SequenceEqual(_ownInterfaceId)
             ? _ownTopic
             : TopicNumber(TopicLayout.InterfaceTopic(Environment, System.Text.Encoding.ASCII.GetString(interfaceId)));
-        return (topic, partition, offset);
+        return (topic, partition, offset, fingerprint);
     }
 
     private int TopicNumber(string topic)
@@ -379,18 +379,33 @@ public sealed class RecipientSubscription : IDisposable
     /// <summary>
     /// The message at <paramref name="offset"/> stamped for delivery, or null when the pointer names a message the store
     /// does not hold and never will (<see cref="PointersPassedOver"/>): a record retention deleted first, a number where
-    /// the partition holds no record, or one holding a message of another MPAN than the pointer's (<paramref name="mpan"/>,
-    /// the key the indexer copied from the message; empty: not checked). Pointers are written from what the store
-    /// returned, so on one machine only retention does this; on a nats-server 2.9 cluster a new stream leader can number
-    /// the last records before a leader's death differently from what the indexer read from the old one, and the
-    /// message is indexed again where it now is. A pointer past the partition's end is waited for (the store may catch
-    /// up) until <see cref="MissingGrace"/> has passed, then passed over too; a recipient never stalls on it.
+    /// the partition holds no record, or one holding another message than the pointer's — of another MPAN than its key
+    /// (<paramref name="mpan"/>, which the indexer copies from the message; empty: not checked), or with another
+    /// <paramref name="fingerprint"/> (null, a pointer of the first format: not checked). Pointers are written from what
+    /// the store returned, so on one machine only retention does this; on a nats-server 2.9 cluster a new stream leader
+    /// can number the last records before a leader's death differently from what the indexer read from the old one, and
+    /// the message is indexed again where it now is. A pointer past the partition's end is waited for (the store may
+    /// catch up) until <see cref="MissingGrace"/> has passed, then passed over too; a recipient never stalls on it.
+    /// A copy found in the shared cache or in a batch read earlier that is not the pointer's message may be older than
+    /// the store's latest numbering: the store is read afresh, and its answer decides.
     /// </summary>
-    private async ValueTask<StampedMessage?> StampAsync(int topicNumber, int partition, long offset, ReadOnlyMemory<byte> mpan, CancellationToken cancellationToken)
+    private async ValueTask<StampedMessage?> StampAsync(int topicNumber, int partition, long offset, ReadOnlyMemory<byte> mpan, ulong? fingerprint,
+        CancellationToken cancellationToken)
     {
         var topic = _topics[topicNumber];
-        if (!_stamped.TryGet(topic, partition, offset, out var stamped))
+        var cached = _stamped.TryGet(topic, partition, offset, out var stamped);
+        if (cached && IsPointedTo(stamped!, mpan, fingerprint))
         {
+            return stamped;
+        }
+
+        for (var fresh = cached; ; fresh = true)
+        {
+            if (fresh)
+            {
+                _events.Forget();
+            }
+
             if (await ReadStoredAsync(topic, partition, offset, cancellationToken) is not { } stored)
             {
                 return await IsGoneAsync(topic, partition, offset, cancellationToken) ? PassedOver(topic, partition, offset, "holds no record there") : throw new InvalidDataException(
@@ -401,15 +416,29 @@ public sealed class RecipientSubscription : IDisposable
             // node): stamped again, and kept for the message's other recipients, who are likely as far behind.
             var message = StoredMessage.Read(stored);
             var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
-            stamped = new StampedMessage(transactionId, message.Mpan, bytes);
-            if (StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+            stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = InboxPointer.FingerprintOf(stored.Span) };
+            if (IsPointedTo(stamped, mpan, fingerprint))
             {
-                _stamped.Add(topic, partition, offset, stamped, others);
+                if (!cached && StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+                {
+                    _stamped.Add(topic, partition, offset, stamped, others);
+                }
+
+                return stamped;
+            }
+
+            if (fresh)
+            {
+                return PassedOver(topic, partition, offset, mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)
+                    ? "holds another message of the same MPAN there (its fingerprint differs)"
+                    : "holds a message of another MPAN there");
             }
         }
-
-        return mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan) ? stamped : PassedOver(topic, partition, offset, "holds a message of another MPAN there");
     }
+
+    /// <summary>Whether <paramref name="stamped"/> is the message a pointer with this MPAN key and fingerprint names.</summary>
+    private static bool IsPointedTo(StampedMessage stamped, ReadOnlyMemory<byte> mpan, ulong? fingerprint)
+        => (mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)) && (fingerprint is not { } expected || stamped.Fingerprint == expected);
 
     /// <summary>The stored record at <paramref name="offset"/>, or null when there is none (the embedded log refuses an offset outside the partition, JetStream finds none).</summary>
     private async ValueTask<ReadOnlyMemory<byte>?> ReadStoredAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
