@@ -35,7 +35,11 @@ public sealed record Delivery(string Receipt, string TransactionId, string Mpan,
 /// </summary>
 public sealed class RecipientSubscription : IDisposable
 {
-    /// <summary>Read the inbox 64 KiB at a time: ~2,000 pointers, more than any fetch asks for.</summary>
+    /// <summary>
+    /// Read at most 64 KiB of the inbox at a time: ~2,000 pointers, more than any fetch asks for. A read is sized to the
+    /// fetch (<see cref="InboxBytesFor"/>): reading 2,000 pointers to hand out 50 cost, on JetStream, a consumer create per
+    /// webhook batch.
+    /// </summary>
     private const int InboxReadBytes = 64 << 10;
 
     /// <summary>Read events 256 KiB at a time: consecutive pointers usually land in the same stored batch, read once.</summary>
@@ -59,6 +63,12 @@ public sealed class RecipientSubscription : IDisposable
     private readonly StampedMessageCache _stamped;
     private readonly ILogger _logger;
     private long _eventsEpoch;
+    private long _inboxEpoch;
+    private long _loadedFrom; // the inbox offset this node's reading began at (its last load): what it handed out is after it
+    // After an inbox re-read: the messages leased before it (handed out again when met, not passed over as repeats), and the
+    // receipts of those leases, by inbox offset, so a late acknowledgement cannot settle another message now read there.
+    private readonly HashSet<(int Topic, int Partition, long Offset)> _leasedBeforeReread = [];
+    private readonly Dictionary<long, (int Topic, int Partition, long Offset)> _receiptsBeforeReread = [];
     private ((string Topic, int Partition, long Offset) Place, DateTimeOffset Since)? _missing; // the pointer past its partition's end being waited for
     private bool _loaded;
 
@@ -84,6 +94,7 @@ public sealed class RecipientSubscription : IDisposable
         _ownInterfaceId = System.Text.Encoding.ASCII.GetBytes(interfaceId);
         _ownTopic = TopicNumber(TopicLayout.InterfaceTopic(environment, interfaceId));
         _eventsEpoch = store.TailEpoch(_topics[_ownTopic]);
+        _inboxEpoch = store.TailEpoch(InboxTopic);
     }
 
     /// <summary>The recipient's environment.</summary>
@@ -148,7 +159,8 @@ public sealed class RecipientSubscription : IDisposable
             var known = 0;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
+                    && IsCurrentReceipt(offset, lease))
                 {
                     known++;
                     _window.Set(offset, lease with { State = SlotState.Acked });
@@ -174,7 +186,8 @@ public sealed class RecipientSubscription : IDisposable
             var visibleAt = (_time.GetUtcNow() + delay).UtcTicks;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
+                    && IsCurrentReceipt(offset, lease))
                 {
                     _window.Set(offset, lease with { VisibleAgainAt = visibleAt });
                 }
@@ -200,6 +213,8 @@ public sealed class RecipientSubscription : IDisposable
             _window.Reset(0);
             _handedOut.Clear();
             _ackedHighWater.Clear();
+            _leasedBeforeReread.Clear();
+            _receiptsBeforeReread.Clear();
         }
         finally
         {
@@ -219,6 +234,61 @@ public sealed class RecipientSubscription : IDisposable
             _events.Forget();
         }
     }
+
+    /// <summary>
+    /// Reads the inbox again from up to <see cref="InboxIndexer.RewindOnTailChange"/> records before the durable cursor
+    /// (not before this node began reading it) when the store says its latest records may have been renumbered or dropped
+    /// (<see cref="IEventStore.TailEpoch"/> of the inbox: a new JetStream stream leader): the numbers this subscription read
+    /// may now hold other pointers, or none yet (then the pointers written next land at numbers it had passed). A webhook
+    /// reader's cursor is at the end of what it read whenever it fetches, so re-reading from the cursor alone would read
+    /// nothing again. Messages handed out since are not handed out again (<see cref="RecentPointers"/>), except those leased
+    /// and not acknowledged, which are handed out again under new receipts (at least once); what the re-read finds that was
+    /// not handed out is. The cursor committed next may be below the last one (at a message found there): a crash then
+    /// re-delivers more, never less.
+    /// </summary>
+    private void RereadIfInboxChanged()
+    {
+        if (_store.TailEpoch(InboxTopic) is var epoch && epoch == _inboxEpoch)
+        {
+            return;
+        }
+
+        _inboxEpoch = epoch;
+        if (!_loaded)
+        {
+            return; // the next load reads from the cursor anyway
+        }
+
+        _leasedBeforeReread.Clear();
+        _receiptsBeforeReread.Clear();
+        for (var at = _window.Start; at < _window.End; at++)
+        {
+            if (_window.TryGetLeased(at, out var lease))
+            {
+                _leasedBeforeReread.Add((lease.Topic, lease.Partition, lease.EventOffset));
+                _receiptsBeforeReread[at] = (lease.Topic, lease.Partition, lease.EventOffset);
+            }
+        }
+
+        var from = Math.Max(_loadedFrom, _window.Start - InboxIndexer.RewindOnTailChange);
+        _logger.LogInformation("Inbox {Inbox} may have been renumbered (a new stream leader): reading it again from offset {From} (was at {End}; {Leased} leases handed out again)",
+            InboxTopic, from, _window.End, _leasedBeforeReread.Count);
+        _window.Reset(from);
+        InboxRereads++;
+    }
+
+    /// <summary>How many times the subscription read its inbox again from its cursor after the inbox's tail changed.</summary>
+    public long InboxRereads { get; private set; }
+
+    /// <summary>
+    /// Whether a receipt names the lease now at its inbox offset: one given out before an inbox re-read counts only when the
+    /// offset is leased to the same message again (the inbox was not renumbered there), not for another message read there
+    /// until that message is handed out under the same receipt (receipts are inbox offsets). So a pull recipient holding a
+    /// lease across a renumbering of its inbox and acknowledging it after the re-read handed out another message at that
+    /// offset settles that message too; webhook delivery acknowledges each batch before it fetches again, so never meets it.
+    /// </summary>
+    private bool IsCurrentReceipt(long inboxOffset, Slot lease)
+        => !_receiptsBeforeReread.TryGetValue(inboxOffset, out var before) || before == (lease.Topic, lease.Partition, lease.EventOffset);
 
     /// <summary>How many messages are routed to the recipient and not yet acknowledged.</summary>
     public async Task<long> BacklogAsync(CancellationToken cancellationToken)
@@ -266,6 +336,7 @@ public sealed class RecipientSubscription : IDisposable
         try
         {
             ForgetIfTailChanged();
+            RereadIfInboxChanged();
             await LoadAsync(cancellationToken);
             var deliveries = new List<Delivery>(Math.Min(max, 256));
             var now = _time.GetUtcNow().UtcTicks;
@@ -307,7 +378,7 @@ public sealed class RecipientSubscription : IDisposable
         var taken = 0;
         while (taken < max)
         {
-            using var inbox = await _store.ReadAsync(InboxTopic, 0, _window.End, InboxReadBytes, cancellationToken);
+            using var inbox = await _store.ReadAsync(InboxTopic, 0, _window.End, InboxBytesFor(max - taken), cancellationToken);
             if (inbox.Events.Count == 0)
             {
                 return;
@@ -332,7 +403,7 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 var (topic, partition, offset, fingerprint) = ReadPointer(record.Value.Span);
-                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0))
+                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0) && !_leasedBeforeReread.Remove((topic, partition, offset)))
                 {
                     // The same message's second pointer (each node's indexer writes one; an indexer resuming writes some again).
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
@@ -347,12 +418,19 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 _handedOut.Add(topic, partition, offset, fingerprint ?? 0);
+                _receiptsBeforeReread.Remove(record.Offset); // this receipt is now this message's (a stale one for another message here would settle it too)
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
             }
         }
     }
+
+    /// <summary>
+    /// The inbox bytes a read for <paramref name="messages"/> more messages takes: two pointers each (every broker node's
+    /// indexer writes one), at most <see cref="InboxReadBytes"/>; a read that finds repeats or passes over pointers is followed by another.
+    /// </summary>
+    private static int InboxBytesFor(int messages) => (int)Math.Min(InboxReadBytes, (long)messages * 2 * InboxPointer.MaxBytes);
 
     /// <summary>Reads an inbox pointer; the interface ID is almost always the subscription's own, found without a string.</summary>
     private (int Topic, int Partition, long Offset, ulong? Fingerprint) ReadPointer(ReadOnlySpan<byte> record)
@@ -507,6 +585,7 @@ public sealed class RecipientSubscription : IDisposable
         }
 
         _window.Reset(ackedThrough);
+        _loadedFrom = ackedThrough;
         _loaded = true;
     }
 

@@ -168,6 +168,52 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         return fingerprints;
     }
 
+    [Fact]
+    public async Task When_the_inbox_tail_may_have_been_renumbered_the_reader_reads_it_again_from_before_its_cursor_and_hands_out_what_is_there_now()
+    {
+        // The reader read the inbox's old leader: pointers to m0 and m1, both acknowledged (a webhook's cursor is at the end
+        // of what it read). The new leader kept m0's pointer but holds m2's at the number m1's had (and m3's after it): a
+        // reader going on from its cursor would never read m2's.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var m = await StoreMessagesAsync(inner, 4);
+        await WritePointersAsync(inner, [m[0], m[1]], inbox: OldLeaderInbox);
+        await WritePointersAsync(inner, [m[0], m[2], m[3]]);
+        await using var store = new InboxLeaderChange(inner);
+        using var subscription = NewSubscription(store);
+
+        var before = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal([m[0], m[1]], before.Select(OffsetOf));
+        await subscription.AckAsync([.. before.Select(d => d.Receipt)], CancellationToken.None);
+        store.ElectNewLeader();
+        var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([m[2], m[3]], after.Select(OffsetOf));
+        Assert.Equal(1, subscription.InboxRereads);
+    }
+
+    [Fact]
+    public async Task An_inbox_read_again_hands_out_again_only_what_was_leased_and_not_acknowledged()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var m = await StoreMessagesAsync(inner, 3);
+        await WritePointersAsync(inner, m, inbox: OldLeaderInbox);
+        await WritePointersAsync(inner, m);
+        await using var store = new InboxLeaderChange(inner);
+        using var subscription = NewSubscription(store);
+
+        var before = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        await subscription.AckAsync([before[0].Receipt, before[2].Receipt], CancellationToken.None); // m1 stays leased
+        store.ElectNewLeader();
+        var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([m[1]], after.Select(OffsetOf));
+        await subscription.AckAsync([after[0].Receipt], CancellationToken.None);
+        Assert.Empty(await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
+    }
+
     /// <summary>The fingerprint of the record stored at <paramref name="offset"/>, or null when none is.</summary>
     private static async Task<ulong?> FingerprintAtAsync(IEventStore store, long offset)
     {
@@ -206,15 +252,16 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
     /// records' own by default).
     /// </summary>
     private static async Task WritePointersAsync(IEventStore store, IReadOnlyList<long> offsets, IReadOnlyList<string>? mpans = null,
-        IReadOnlyList<ulong>? fingerprints = null)
+        IReadOnlyList<ulong>? fingerprints = null, string? inbox = null)
     {
-        await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
+        inbox ??= Inbox;
+        await store.EnsureTopicAsync(new TopicSpec(inbox, 1, TopicDurability.Derived));
         for (var i = 0; i < offsets.Count; i++)
         {
             // One append per pointer, as the two indexers' appends interleave.
             var key = System.Text.Encoding.ASCII.GetBytes(mpans?[i] ?? Mpan);
             var fingerprint = fingerprints?[i] ?? await FingerprintAtAsync(store, offsets[i]) ?? 0; // none stored there (yet): any
-            await store.AppendAsync([new EventWrite(Inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i], fingerprint).ToArray())]);
+            await store.AppendAsync([new EventWrite(inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i], fingerprint).ToArray())]);
         }
     }
 
@@ -239,6 +286,25 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
     {
         Assert.True(TransactionId.TryParse(delivery.TransactionId, out _, out _, out var offset));
         return offset;
+    }
+
+    /// <summary>The inbox as its stream's old leader served it, before <see cref="InboxLeaderChange.ElectNewLeader"/>.</summary>
+    private static readonly string OldLeaderInbox = Inbox + ".old-leader";
+
+    /// <summary>
+    /// The recipient's inbox as a broker node saw it across a leader change of the inbox's stream: reads are served from
+    /// <see cref="OldLeaderInbox"/> until <see cref="ElectNewLeader"/>, which moves the inbox's tail epoch.
+    /// </summary>
+    private sealed class InboxLeaderChange(IEventStore inner) : DelegatingEventStore(inner)
+    {
+        private volatile bool _elected;
+
+        public void ElectNewLeader() => _elected = true;
+
+        public override long TailEpoch(string topic) => topic == Inbox && _elected ? Inner.TailEpoch(topic) + 1 : Inner.TailEpoch(topic);
+
+        public override ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
+            => Inner.ReadAsync(topic == Inbox && !_elected ? OldLeaderInbox : topic, partition, fromOffset, maxBytes, cancellationToken);
     }
 
     /// <summary>A store whose first reads of one topic fail as a store failure does.</summary>
