@@ -308,10 +308,11 @@ public sealed class JetStreamEventStore : IEventStore
     /// <inheritdoc />
     /// <remarks>
     /// Every record of a read of a <b>dense</b> partition — one whose records follow each other in the stream, as a
-    /// single-partition topic's (every inbox) do — comes from the stream leader's message get: the first alone (most reads
-    /// are a follower at the tail or a lookup of one record), then <see cref="GetsInFlight"/> at a time at the numbers that
-    /// follow, up to <see cref="MaxGetsPerRead"/> records. No consumer is created: a consumer create goes through
-    /// nats-server 2.9's meta leader, and one per inbox read (~11 a second in the failover test) loaded the meta layer and,
+    /// single-partition topic's (every inbox) do — comes from the stream leader's message get: the first, beside a get of
+    /// the subject's last record (most reads are a follower at the tail or a lookup of one record: two requests, one round
+    /// trip), then <see cref="GetsInFlight"/> at a time at the numbers that follow up to that last record, at most
+    /// <see cref="MaxGetsPerRead"/> records. No consumer is created: a consumer create goes through nats-server 2.9's meta
+    /// leader, and one per inbox read (6.5-11 a second in the failover test) loaded the meta layer and,
     /// during a meta-leader election, made reads wait ~30 s for creates. A partition of a wider topic, whose records
     /// interleave with its siblings' (the stream is then remembered as sparse), is read a get at a time for its first
     /// <see cref="GetsBeforeConsumer"/> records, then with a consumer, whose creation costs several round trips (measured on
