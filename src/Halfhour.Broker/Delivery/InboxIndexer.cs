@@ -307,19 +307,19 @@ public sealed class InboxIndexer : IAsyncDisposable
                 pending.Clear();
                 foreach (var stored in batch.Events)
                 {
+                    var fingerprint = InboxPointer.FingerprintOf(stored.Value.Span);
                     if (indexed is not null)
                     {
-                        var hash = IndexedRecords.HashOf(stored.Value.Span);
-                        if (indexed.Contains(stored.Offset, hash))
+                        if (indexed.Contains(stored.Offset, fingerprint))
                         {
                             continue; // read back after a tail change, and the same record as before: its pointers exist
                         }
 
-                        pending.Add((stored.Offset, hash));
+                        pending.Add((stored.Offset, fingerprint));
                     }
 
                     StoredMessage.FindRecipients(stored.Value.Span, recipients);
-                    round.Add(stored.Offset, stored.Key, stored.Value.Span, recipients);
+                    round.Add(stored.Offset, stored.Key, fingerprint, stored.Value.Span, recipients);
                 }
 
                 await CompleteRoundAsync(round, topic, partition, batch.NextOffset, cancellationToken);
@@ -392,7 +392,8 @@ public sealed class InboxIndexer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The pointers of one round of a partition's events, whether read from the store or handed over, and the inbox names
+    /// The pointers of one round of a partition's events, whether read from the store or handed over (each pointer carrying
+    /// its record's fingerprint, so a reader can tell the message from another later stored at its place), and the inbox names
     /// found so far (kept across rounds, looked up without building a string per message).
     /// </summary>
     private sealed class PointerRound
@@ -417,10 +418,13 @@ public sealed class InboxIndexer : IAsyncDisposable
         /// <summary>The inboxes the round writes to.</summary>
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
 
-        /// <summary>Adds the pointers of a stored event, its recipients found at <paramref name="recipients"/> in its stored bytes.</summary>
-        public void Add(long offset, ReadOnlyMemory<byte> key, ReadOnlySpan<byte> stored, List<Range> recipients)
+        /// <summary>
+        /// Adds the pointers of a stored event (its <paramref name="fingerprint"/> computed from <paramref name="stored"/>), its
+        /// recipients found at <paramref name="recipients"/> in its stored bytes.
+        /// </summary>
+        public void Add(long offset, ReadOnlyMemory<byte> key, ulong fingerprint, ReadOnlySpan<byte> stored, List<Range> recipients)
         {
-            var pointer = new InboxPointer(_interfaceId, _partition, offset).ToArray();
+            var pointer = new InboxPointer(_interfaceId, _partition, offset, fingerprint).ToArray();
             Span<char> dipId = stackalloc char[16];
             foreach (var recipient in recipients)
             {
@@ -432,7 +436,7 @@ public sealed class InboxIndexer : IAsyncDisposable
         /// <summary>Adds the pointers of an event handed over by its appender.</summary>
         public void Add(AppendedEvent appended)
         {
-            var pointer = new InboxPointer(_interfaceId, _partition, appended.Offset).ToArray();
+            var pointer = new InboxPointer(_interfaceId, _partition, appended.Offset, InboxPointer.FingerprintOf(appended.Value.Span)).ToArray();
             foreach (var recipient in appended.Recipients)
             {
                 Add(InboxOf(recipient), appended.Key, pointer);

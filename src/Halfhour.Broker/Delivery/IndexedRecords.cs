@@ -1,9 +1,7 @@
-using System.IO.Hashing;
-
 namespace Halfhour.Broker.Delivery;
 
 /// <summary>
-/// The last records an indexer loop wrote pointers for, by offset, each with a hash of its stored bytes. When the store
+/// The last records an indexer loop wrote pointers for, by offset, each with its fingerprint (<see cref="InboxPointer.FingerprintOf"/>). When the store
 /// says its tail may have changed (<see cref="Storage.IEventStore.TailEpoch"/>: a new stream leader), the loop reads
 /// back over them and writes pointers only for records that are not the very ones it indexed there (renumbered,
 /// replaced, or new), rather than pointing to every message again. Not thread-safe: one per loop.
@@ -16,9 +14,6 @@ internal sealed class IndexedRecords(int capacity)
 
     /// <summary>The oldest offset remembered, or null when none is.</summary>
     public long? Oldest => _order.TryPeek(out var offset) ? offset : null;
-
-    /// <summary>The hash a record is remembered by.</summary>
-    public static ulong HashOf(ReadOnlySpan<byte> stored) => XxHash3.HashToUInt64(stored);
 
     /// <summary>Whether pointers were written for exactly this record (these bytes at this offset).</summary>
     public bool Contains(long offset, ulong hash) => _hashes.TryGetValue(offset, out var known) && known == hash;

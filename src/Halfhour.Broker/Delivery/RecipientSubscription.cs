@@ -35,7 +35,11 @@ public sealed record Delivery(string Receipt, string TransactionId, string Mpan,
 /// </summary>
 public sealed class RecipientSubscription : IDisposable
 {
-    /// <summary>Read the inbox 64 KiB at a time: ~2,000 pointers, more than any fetch asks for.</summary>
+    /// <summary>
+    /// Read at most 64 KiB of the inbox at a time: ~2,000 pointers, more than any fetch asks for. A read is sized to the
+    /// fetch (<see cref="InboxBytesFor"/>): reading 2,000 pointers to hand out 50 cost, on JetStream, a consumer create per
+    /// webhook batch.
+    /// </summary>
     private const int InboxReadBytes = 64 << 10;
 
     /// <summary>Read events 256 KiB at a time: consecutive pointers usually land in the same stored batch, read once.</summary>
@@ -59,6 +63,12 @@ public sealed class RecipientSubscription : IDisposable
     private readonly StampedMessageCache _stamped;
     private readonly ILogger _logger;
     private long _eventsEpoch;
+    private long _inboxEpoch;
+    private long _loadedFrom; // the inbox offset this node's reading began at (its last load): what it handed out is after it
+    // After an inbox re-read: the messages leased before it (handed out again when met, not passed over as repeats), and the
+    // receipts of those leases, by inbox offset, so a late acknowledgement cannot settle another message now read there.
+    private readonly HashSet<(int Topic, int Partition, long Offset)> _leasedBeforeReread = [];
+    private readonly Dictionary<long, (int Topic, int Partition, long Offset)> _receiptsBeforeReread = [];
     private ((string Topic, int Partition, long Offset) Place, DateTimeOffset Since)? _missing; // the pointer past its partition's end being waited for
     private bool _loaded;
 
@@ -84,6 +94,7 @@ public sealed class RecipientSubscription : IDisposable
         _ownInterfaceId = System.Text.Encoding.ASCII.GetBytes(interfaceId);
         _ownTopic = TopicNumber(TopicLayout.InterfaceTopic(environment, interfaceId));
         _eventsEpoch = store.TailEpoch(_topics[_ownTopic]);
+        _inboxEpoch = store.TailEpoch(InboxTopic);
     }
 
     /// <summary>The recipient's environment.</summary>
@@ -148,7 +159,8 @@ public sealed class RecipientSubscription : IDisposable
             var known = 0;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
+                    && IsCurrentReceipt(offset, lease))
                 {
                     known++;
                     _window.Set(offset, lease with { State = SlotState.Acked });
@@ -174,7 +186,8 @@ public sealed class RecipientSubscription : IDisposable
             var visibleAt = (_time.GetUtcNow() + delay).UtcTicks;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease))
+                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
+                    && IsCurrentReceipt(offset, lease))
                 {
                     _window.Set(offset, lease with { VisibleAgainAt = visibleAt });
                 }
@@ -200,6 +213,8 @@ public sealed class RecipientSubscription : IDisposable
             _window.Reset(0);
             _handedOut.Clear();
             _ackedHighWater.Clear();
+            _leasedBeforeReread.Clear();
+            _receiptsBeforeReread.Clear();
         }
         finally
         {
@@ -219,6 +234,61 @@ public sealed class RecipientSubscription : IDisposable
             _events.Forget();
         }
     }
+
+    /// <summary>
+    /// Reads the inbox again from up to <see cref="InboxIndexer.RewindOnTailChange"/> records before the durable cursor
+    /// (not before this node began reading it) when the store says its latest records may have been renumbered or dropped
+    /// (<see cref="IEventStore.TailEpoch"/> of the inbox: a new JetStream stream leader): the numbers this subscription read
+    /// may now hold other pointers, or none yet (then the pointers written next land at numbers it had passed). A webhook
+    /// reader's cursor is at the end of what it read whenever it fetches, so re-reading from the cursor alone would read
+    /// nothing again. Messages handed out since are not handed out again (<see cref="RecentPointers"/>), except those leased
+    /// and not acknowledged, which are handed out again under new receipts (at least once); what the re-read finds that was
+    /// not handed out is. The cursor committed next may be below the last one (at a message found there): a crash then
+    /// re-delivers more, never less.
+    /// </summary>
+    private void RereadIfInboxChanged()
+    {
+        if (_store.TailEpoch(InboxTopic) is var epoch && epoch == _inboxEpoch)
+        {
+            return;
+        }
+
+        _inboxEpoch = epoch;
+        if (!_loaded)
+        {
+            return; // the next load reads from the cursor anyway
+        }
+
+        _leasedBeforeReread.Clear();
+        _receiptsBeforeReread.Clear();
+        for (var at = _window.Start; at < _window.End; at++)
+        {
+            if (_window.TryGetLeased(at, out var lease))
+            {
+                _leasedBeforeReread.Add((lease.Topic, lease.Partition, lease.EventOffset));
+                _receiptsBeforeReread[at] = (lease.Topic, lease.Partition, lease.EventOffset);
+            }
+        }
+
+        var from = Math.Max(_loadedFrom, _window.Start - InboxIndexer.RewindOnTailChange);
+        _logger.LogInformation("Inbox {Inbox} may have been renumbered (a new stream leader): reading it again from offset {From} (was at {End}; {Leased} leases handed out again)",
+            InboxTopic, from, _window.End, _leasedBeforeReread.Count);
+        _window.Reset(from);
+        InboxRereads++;
+    }
+
+    /// <summary>How many times the subscription read its inbox again from its cursor after the inbox's tail changed.</summary>
+    public long InboxRereads { get; private set; }
+
+    /// <summary>
+    /// Whether a receipt names the lease now at its inbox offset: one given out before an inbox re-read counts only when the
+    /// offset is leased to the same message again (the inbox was not renumbered there), not for another message read there
+    /// until that message is handed out under the same receipt (receipts are inbox offsets). So a pull recipient holding a
+    /// lease across a renumbering of its inbox and acknowledging it after the re-read handed out another message at that
+    /// offset settles that message too; webhook delivery acknowledges each batch before it fetches again, so never meets it.
+    /// </summary>
+    private bool IsCurrentReceipt(long inboxOffset, Slot lease)
+        => !_receiptsBeforeReread.TryGetValue(inboxOffset, out var before) || before == (lease.Topic, lease.Partition, lease.EventOffset);
 
     /// <summary>How many messages are routed to the recipient and not yet acknowledged.</summary>
     public async Task<long> BacklogAsync(CancellationToken cancellationToken)
@@ -266,6 +336,7 @@ public sealed class RecipientSubscription : IDisposable
         try
         {
             ForgetIfTailChanged();
+            RereadIfInboxChanged();
             await LoadAsync(cancellationToken);
             var deliveries = new List<Delivery>(Math.Min(max, 256));
             var now = _time.GetUtcNow().UtcTicks;
@@ -277,7 +348,7 @@ public sealed class RecipientSubscription : IDisposable
             foreach (var offset in _expired)
             {
                 _window.TryGetLeased(offset, out var lease);
-                if (await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, mpan: default, cancellationToken) is not { } stamped)
+                if (await StampAsync(lease.Topic, lease.Partition, lease.EventOffset, mpan: default, fingerprint: null, cancellationToken) is not { } stamped)
                 {
                     _window.Set(offset, lease with { State = SlotState.Skipped }); // its message is gone from the store: nothing to hand out again
                     continue;
@@ -307,7 +378,7 @@ public sealed class RecipientSubscription : IDisposable
         var taken = 0;
         while (taken < max)
         {
-            using var inbox = await _store.ReadAsync(InboxTopic, 0, _window.End, InboxReadBytes, cancellationToken);
+            using var inbox = await _store.ReadAsync(InboxTopic, 0, _window.End, InboxBytesFor(max - taken), cancellationToken);
             if (inbox.Events.Count == 0)
             {
                 return;
@@ -331,8 +402,8 @@ public sealed class RecipientSubscription : IDisposable
                     _window.Add(new Slot(-1, 0, 0, 0, 0, SlotState.Skipped));
                 }
 
-                var (topic, partition, offset) = ReadPointer(record.Value.Span);
-                if (_handedOut.Contains(topic, partition, offset))
+                var (topic, partition, offset, fingerprint) = ReadPointer(record.Value.Span);
+                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0) && !_leasedBeforeReread.Remove((topic, partition, offset)))
                 {
                     // The same message's second pointer (each node's indexer writes one; an indexer resuming writes some again).
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
@@ -340,13 +411,14 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 // Stamped before it counts as handed out: a failed read leaves the pointer to be read again, not passed over.
-                if (await StampAsync(topic, partition, offset, record.Key, cancellationToken) is not { } stamped)
+                if (await StampAsync(topic, partition, offset, record.Key, fingerprint, cancellationToken) is not { } stamped)
                 {
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
                     continue;
                 }
 
-                _handedOut.Add(topic, partition, offset);
+                _handedOut.Add(topic, partition, offset, fingerprint ?? 0);
+                _receiptsBeforeReread.Remove(record.Offset); // this receipt is now this message's (a stale one for another message here would settle it too)
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
@@ -354,14 +426,20 @@ public sealed class RecipientSubscription : IDisposable
         }
     }
 
+    /// <summary>
+    /// The inbox bytes a read for <paramref name="messages"/> more messages takes: two pointers each (every broker node's
+    /// indexer writes one), at most <see cref="InboxReadBytes"/>; a read that finds repeats or passes over pointers is followed by another.
+    /// </summary>
+    private static int InboxBytesFor(int messages) => (int)Math.Min(InboxReadBytes, (long)messages * 2 * InboxPointer.MaxBytes);
+
     /// <summary>Reads an inbox pointer; the interface ID is almost always the subscription's own, found without a string.</summary>
-    private (int Topic, int Partition, long Offset) ReadPointer(ReadOnlySpan<byte> record)
+    private (int Topic, int Partition, long Offset, ulong? Fingerprint) ReadPointer(ReadOnlySpan<byte> record)
     {
-        var interfaceId = InboxPointer.ReadPlace(record, out var partition, out var offset);
+        var interfaceId = InboxPointer.ReadPlace(record, out var partition, out var offset, out var fingerprint);
         var topic = interfaceId.SequenceEqual(_ownInterfaceId)
             ? _ownTopic
             : TopicNumber(TopicLayout.InterfaceTopic(Environment, System.Text.Encoding.ASCII.GetString(interfaceId)));
-        return (topic, partition, offset);
+        return (topic, partition, offset, fingerprint);
     }
 
     private int TopicNumber(string topic)
@@ -379,18 +457,33 @@ public sealed class RecipientSubscription : IDisposable
     /// <summary>
     /// The message at <paramref name="offset"/> stamped for delivery, or null when the pointer names a message the store
     /// does not hold and never will (<see cref="PointersPassedOver"/>): a record retention deleted first, a number where
-    /// the partition holds no record, or one holding a message of another MPAN than the pointer's (<paramref name="mpan"/>,
-    /// the key the indexer copied from the message; empty: not checked). Pointers are written from what the store
-    /// returned, so on one machine only retention does this; on a nats-server 2.9 cluster a new stream leader can number
-    /// the last records before a leader's death differently from what the indexer read from the old one, and the
-    /// message is indexed again where it now is. A pointer past the partition's end is waited for (the store may catch
-    /// up) until <see cref="MissingGrace"/> has passed, then passed over too; a recipient never stalls on it.
+    /// the partition holds no record, or one holding another message than the pointer's — of another MPAN than its key
+    /// (<paramref name="mpan"/>, which the indexer copies from the message; empty: not checked), or with another
+    /// <paramref name="fingerprint"/> (null, a pointer of the first format: not checked). Pointers are written from what
+    /// the store returned, so on one machine only retention does this; on a nats-server 2.9 cluster a new stream leader
+    /// can number the last records before a leader's death differently from what the indexer read from the old one, and
+    /// the message is indexed again where it now is. A pointer past the partition's end is waited for (the store may
+    /// catch up) until <see cref="MissingGrace"/> has passed, then passed over too; a recipient never stalls on it.
+    /// A copy found in the shared cache or in a batch read earlier that is not the pointer's message may be older than
+    /// the store's latest numbering: the store is read afresh, and its answer decides.
     /// </summary>
-    private async ValueTask<StampedMessage?> StampAsync(int topicNumber, int partition, long offset, ReadOnlyMemory<byte> mpan, CancellationToken cancellationToken)
+    private async ValueTask<StampedMessage?> StampAsync(int topicNumber, int partition, long offset, ReadOnlyMemory<byte> mpan, ulong? fingerprint,
+        CancellationToken cancellationToken)
     {
         var topic = _topics[topicNumber];
-        if (!_stamped.TryGet(topic, partition, offset, out var stamped))
+        var cached = _stamped.TryGet(topic, partition, offset, out var stamped);
+        if (cached && IsPointedTo(stamped!, mpan, fingerprint))
         {
+            return stamped;
+        }
+
+        for (var fresh = cached; ; fresh = true)
+        {
+            if (fresh)
+            {
+                _events.Forget();
+            }
+
             if (await ReadStoredAsync(topic, partition, offset, cancellationToken) is not { } stored)
             {
                 return await IsGoneAsync(topic, partition, offset, cancellationToken) ? PassedOver(topic, partition, offset, "holds no record there") : throw new InvalidDataException(
@@ -401,15 +494,29 @@ public sealed class RecipientSubscription : IDisposable
             // node): stamped again, and kept for the message's other recipients, who are likely as far behind.
             var message = StoredMessage.Read(stored);
             var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
-            stamped = new StampedMessage(transactionId, message.Mpan, bytes);
-            if (StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+            stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = InboxPointer.FingerprintOf(stored.Span) };
+            if (IsPointedTo(stamped, mpan, fingerprint))
             {
-                _stamped.Add(topic, partition, offset, stamped, others);
+                if (!cached && StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+                {
+                    _stamped.Add(topic, partition, offset, stamped, others);
+                }
+
+                return stamped;
+            }
+
+            if (fresh)
+            {
+                return PassedOver(topic, partition, offset, mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)
+                    ? "holds another message of the same MPAN there (its fingerprint differs)"
+                    : "holds a message of another MPAN there");
             }
         }
-
-        return mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan) ? stamped : PassedOver(topic, partition, offset, "holds a message of another MPAN there");
     }
+
+    /// <summary>Whether <paramref name="stamped"/> is the message a pointer with this MPAN key and fingerprint names.</summary>
+    private static bool IsPointedTo(StampedMessage stamped, ReadOnlyMemory<byte> mpan, ulong? fingerprint)
+        => (mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)) && (fingerprint is not { } expected || stamped.Fingerprint == expected);
 
     /// <summary>The stored record at <paramref name="offset"/>, or null when there is none (the embedded log refuses an offset outside the partition, JetStream finds none).</summary>
     private async ValueTask<ReadOnlyMemory<byte>?> ReadStoredAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
@@ -478,6 +585,7 @@ public sealed class RecipientSubscription : IDisposable
         }
 
         _window.Reset(ackedThrough);
+        _loadedFrom = ackedThrough;
         _loaded = true;
     }
 

@@ -7,7 +7,11 @@ namespace Halfhour.Broker.Delivery;
 /// <param name="TransactionId">The message's transaction ID.</param>
 /// <param name="Mpan">The MPAN core it is about, or empty.</param>
 /// <param name="Bytes">The message with A0 and D0 stamped, as JSON. Shared: never written to.</param>
-public sealed record StampedMessage(string TransactionId, string Mpan, byte[] Bytes);
+public sealed record StampedMessage(string TransactionId, string Mpan, byte[] Bytes)
+{
+    /// <summary>The stored record's <see cref="InboxPointer.FingerprintOf"/>, which a reader checks against its pointer's; null when not known.</summary>
+    public ulong? Fingerprint { get; init; }
+}
 
 /// <summary>
 /// The stamped copies of recently accepted messages, shared by every recipient's subscription: a consumption

@@ -430,7 +430,8 @@ public sealed class PublishPipeline
             {
                 var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
                 cache.Add(writes[w].Topic, partitions[k], offset,
-                    new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes), takers: StampedMessageCache.TakersOf(message));
+                    new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes) { Fingerprint = InboxPointer.FingerprintOf(writes[w].Value.Span) },
+                    takers: StampedMessageCache.TakersOf(message));
                 transactionIds[w] = stamped.TransactionId;
             }
             else

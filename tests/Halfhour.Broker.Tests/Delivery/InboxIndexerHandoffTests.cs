@@ -259,6 +259,9 @@ public sealed class InboxIndexerHandoffTests : IAsyncLifetime
                 {
                     var pointer = InboxPointer.Read(record.Value.Span);
                     pointers.Add($"{Encoding.ASCII.GetString(record.Key.Span)}@{pointer.InterfaceId}/{pointer.Partition}/{pointer.Offset}");
+                    // Whichever path indexed it, the pointer names the very record stored there.
+                    var stored = await StoredEventReader.ReadOneAsync(_store, Topic, pointer.Partition, pointer.Offset, CancellationToken.None);
+                    Assert.Equal(InboxPointer.FingerprintOf(stored), pointer.Fingerprint);
                 }
 
                 at = batch.NextOffset;

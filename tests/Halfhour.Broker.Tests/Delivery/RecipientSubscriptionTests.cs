@@ -111,6 +111,122 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         Assert.Equal(1, subscription.PointersPassedOver);
     }
 
+    [Fact]
+    public async Task A_pointer_to_another_message_of_the_same_MPAN_at_its_place_is_passed_over_and_never_handed_out()
+    {
+        // After a nats-server 2.9 leader change, the number an indexer read one message at can hold another message of the
+        // same MPAN on the new leader: the pointer's MPAN key matches, its fingerprint does not.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 3);
+        var fingerprints = await FingerprintsAsync(store, offsets);
+        await WritePointersAsync(store, [offsets[0], offsets[1], offsets[2]], fingerprints: [fingerprints[0], fingerprints[2], fingerprints[2]]);
+        // The message at offsets[1] is also in the shared cache, stamped as its publisher stamps it: the cache is no way round.
+        var cache = new StampedMessageCache();
+        var stored = await StoredEventReader.ReadOneAsync(store, Topic, 0, offsets[1], CancellationToken.None);
+        var (transactionId, bytes) = new MessageStamper(InterfaceCatalogue.Specification).Stamp(StoredMessage.Read(stored!), 0, offsets[1], replay: false);
+        cache.Add(Topic, 0, offsets[1], new StampedMessage(transactionId, Mpan, bytes) { Fingerprint = fingerprints[1] });
+
+        using var subscription = NewSubscription(store, stamped: cache);
+        var handedOut = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([offsets[0], offsets[2]], handedOut.Select(OffsetOf));
+        Assert.Equal(1, subscription.PointersPassedOver);
+    }
+
+    [Fact]
+    public async Task A_pointer_without_a_fingerprint_as_inboxes_stored_before_it_hold_still_delivers_its_message()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var store = await home.OpenAsync();
+        var offsets = await StoreMessagesAsync(store, 2);
+        await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
+        foreach (var offset in offsets)
+        {
+            // The first format, byte for byte: interface ID length, interface ID, partition (u16 LE), offset (i64 LE).
+            var pointer = new byte[1 + 6 + 2 + 8];
+            pointer[0] = 6;
+            System.Text.Encoding.ASCII.GetBytes("IF-021", pointer.AsSpan(1));
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(pointer.AsSpan(9), offset);
+            await store.AppendAsync([new EventWrite(Inbox, 0, System.Text.Encoding.ASCII.GetBytes(Mpan), pointer)]);
+        }
+
+        var handedOut = await FetchAllAsync(store);
+
+        Assert.Equal(offsets, handedOut);
+        Assert.Null(InboxPointer.Read((await StoredEventReader.ReadOneAsync(store, Inbox, 0, 0, CancellationToken.None))!).Fingerprint);
+    }
+
+    private static async Task<ulong[]> FingerprintsAsync(IEventStore store, IReadOnlyList<long> offsets)
+    {
+        var fingerprints = new ulong[offsets.Count];
+        for (var i = 0; i < offsets.Count; i++)
+        {
+            fingerprints[i] = await FingerprintAtAsync(store, offsets[i]) ?? throw new InvalidOperationException($"No record at {offsets[i]}.");
+        }
+
+        return fingerprints;
+    }
+
+    [Fact]
+    public async Task When_the_inbox_tail_may_have_been_renumbered_the_reader_reads_it_again_from_before_its_cursor_and_hands_out_what_is_there_now()
+    {
+        // The reader read the inbox's old leader: pointers to m0 and m1, both acknowledged (a webhook's cursor is at the end
+        // of what it read). The new leader kept m0's pointer but holds m2's at the number m1's had (and m3's after it): a
+        // reader going on from its cursor would never read m2's.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var m = await StoreMessagesAsync(inner, 4);
+        await WritePointersAsync(inner, [m[0], m[1]], inbox: OldLeaderInbox);
+        await WritePointersAsync(inner, [m[0], m[2], m[3]]);
+        await using var store = new InboxLeaderChange(inner);
+        using var subscription = NewSubscription(store);
+
+        var before = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal([m[0], m[1]], before.Select(OffsetOf));
+        await subscription.AckAsync([.. before.Select(d => d.Receipt)], CancellationToken.None);
+        store.ElectNewLeader();
+        var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([m[2], m[3]], after.Select(OffsetOf));
+        Assert.Equal(1, subscription.InboxRereads);
+    }
+
+    [Fact]
+    public async Task An_inbox_read_again_hands_out_again_only_what_was_leased_and_not_acknowledged()
+    {
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var m = await StoreMessagesAsync(inner, 3);
+        await WritePointersAsync(inner, m, inbox: OldLeaderInbox);
+        await WritePointersAsync(inner, m);
+        await using var store = new InboxLeaderChange(inner);
+        using var subscription = NewSubscription(store);
+
+        var before = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        await subscription.AckAsync([before[0].Receipt, before[2].Receipt], CancellationToken.None); // m1 stays leased
+        store.ElectNewLeader();
+        var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal([m[1]], after.Select(OffsetOf));
+        await subscription.AckAsync([after[0].Receipt], CancellationToken.None);
+        Assert.Empty(await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
+    }
+
+    /// <summary>The fingerprint of the record stored at <paramref name="offset"/>, or null when none is.</summary>
+    private static async Task<ulong?> FingerprintAtAsync(IEventStore store, long offset)
+    {
+        try
+        {
+            return await StoredEventReader.ReadOneAsync(store, Topic, 0, offset, CancellationToken.None) is { } stored ? InboxPointer.FingerprintOf(stored) : null;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null; // the embedded log refuses an offset past the partition's end
+        }
+    }
+
     private static async Task<long[]> StoreMessagesAsync(IEventStore store, int count)
     {
         await store.EnsureTopicAsync(new TopicSpec(Topic, 1));
@@ -130,20 +246,27 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         return await store.AppendAsync(writes);
     }
 
-    /// <summary>Writes pointers to <paramref name="offsets"/>, each keyed, as the indexer keys it, by its message's MPAN (<paramref name="mpans"/>; the messages' own by default).</summary>
-    private static async Task WritePointersAsync(IEventStore store, IReadOnlyList<long> offsets, IReadOnlyList<string>? mpans = null)
+    /// <summary>
+    /// Writes pointers to <paramref name="offsets"/>, each keyed, as the indexer keys it, by its message's MPAN (<paramref name="mpans"/>;
+    /// the messages' own by default) and carrying, as the indexer does, its record's fingerprint (<paramref name="fingerprints"/>; the
+    /// records' own by default).
+    /// </summary>
+    private static async Task WritePointersAsync(IEventStore store, IReadOnlyList<long> offsets, IReadOnlyList<string>? mpans = null,
+        IReadOnlyList<ulong>? fingerprints = null, string? inbox = null)
     {
-        await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
+        inbox ??= Inbox;
+        await store.EnsureTopicAsync(new TopicSpec(inbox, 1, TopicDurability.Derived));
         for (var i = 0; i < offsets.Count; i++)
         {
             // One append per pointer, as the two indexers' appends interleave.
             var key = System.Text.Encoding.ASCII.GetBytes(mpans?[i] ?? Mpan);
-            await store.AppendAsync([new EventWrite(Inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i]).ToArray())]);
+            var fingerprint = fingerprints?[i] ?? await FingerprintAtAsync(store, offsets[i]) ?? 0; // none stored there (yet): any
+            await store.AppendAsync([new EventWrite(inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i], fingerprint).ToArray())]);
         }
     }
 
-    private static RecipientSubscription NewSubscription(IEventStore store, TimeProvider? time = null)
-        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), time ?? TimeProvider.System);
+    private static RecipientSubscription NewSubscription(IEventStore store, TimeProvider? time = null, StampedMessageCache? stamped = null)
+        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), time ?? TimeProvider.System, stamped);
 
     /// <summary>Everything the subscription hands out, in order, as event offsets.</summary>
     private static async Task<List<long>> FetchAllAsync(IEventStore store)
@@ -163,6 +286,25 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
     {
         Assert.True(TransactionId.TryParse(delivery.TransactionId, out _, out _, out var offset));
         return offset;
+    }
+
+    /// <summary>The inbox as its stream's old leader served it, before <see cref="InboxLeaderChange.ElectNewLeader"/>.</summary>
+    private static readonly string OldLeaderInbox = Inbox + ".old-leader";
+
+    /// <summary>
+    /// The recipient's inbox as a broker node saw it across a leader change of the inbox's stream: reads are served from
+    /// <see cref="OldLeaderInbox"/> until <see cref="ElectNewLeader"/>, which moves the inbox's tail epoch.
+    /// </summary>
+    private sealed class InboxLeaderChange(IEventStore inner) : DelegatingEventStore(inner)
+    {
+        private volatile bool _elected;
+
+        public void ElectNewLeader() => _elected = true;
+
+        public override long TailEpoch(string topic) => topic == Inbox && _elected ? Inner.TailEpoch(topic) + 1 : Inner.TailEpoch(topic);
+
+        public override ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
+            => Inner.ReadAsync(topic == Inbox && !_elected ? OldLeaderInbox : topic, partition, fromOffset, maxBytes, cancellationToken);
     }
 
     /// <summary>A store whose first reads of one topic fail as a store failure does.</summary>

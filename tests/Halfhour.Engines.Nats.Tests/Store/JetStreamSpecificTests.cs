@@ -3,6 +3,7 @@ using Halfhour.Broker.Storage;
 using Halfhour.Engines.Nats.Cursors;
 using Halfhour.Engines.Nats.Streams;
 using Halfhour.Engines.Nats.Tests.Servers;
+using NATS.Client.Core;
 
 namespace Halfhour.Engines.Nats.Tests.Store;
 
@@ -79,6 +80,67 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_long_read_of_a_single_partition_topic_takes_every_record_by_message_gets_and_creates_no_consumer()
+    {
+        // Every inbox is such a topic; a consumer create per read loaded nats-server 2.9's meta leader (~11 a second in the failover test).
+        const string Inbox = "DEV.inbox.1000000004.IF-021";
+        await _store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
+        await _store.AppendAsync([.. Enumerable.Range(0, 1500).Select(n => new EventWrite(Inbox, 0, Bytes("k"), Bytes($"pointer {n}")))]);
+        await using var creates = await ConsumerCreates.StartAsync(_options, _store.StreamOf(Inbox));
+
+        var values = new List<string>();
+        var reads = 0;
+        for (var next = 0L; ; reads++)
+        {
+            using var batch = await _store.ReadAsync(Inbox, 0, next, 64 << 10);
+            if (batch.Events.Count == 0)
+            {
+                Assert.Equal(1500, batch.NextOffset);
+                break;
+            }
+
+            Assert.Equal(Enumerable.Range((int)next, batch.Events.Count).Select(o => (long)o), batch.Events.Select(e => e.Offset));
+            values.AddRange(batch.Events.Select(e => Encoding.UTF8.GetString(e.Value.Span)));
+            next = batch.NextOffset;
+        }
+
+        Assert.Equal(Enumerable.Range(0, 1500).Select(n => $"pointer {n}"), values);
+        Assert.True(reads >= 2, "a read takes at most 1,024 records by gets; the caller reads on");
+        Assert.Equal(0, await creates.CountAsync());
+    }
+
+    [Fact]
+    public async Task A_partition_whose_records_come_to_interleave_with_other_partitions_reads_exactly_its_own_in_order()
+    {
+        // Partition 0 alone first (its records follow each other: read by gets in flight), then all three interleaved.
+        const string Topic = "DEV.IF-025";
+        await _store.EnsureTopicAsync(new TopicSpec(Topic, 3));
+        var alone = Enumerable.Range(0, 40).Select(n => (Partition: 0, Value: $"p0-{n}")).ToList();
+        var interleaved = Enumerable.Range(40, 60).SelectMany(n => Enumerable.Range(0, 3).Select(p => (Partition: p, Value: $"p{p}-{n}"))).ToList();
+        await _store.AppendAsync([.. alone.Select(w => new EventWrite(Topic, w.Partition, Bytes("k"), Bytes(w.Value)))]);
+        await _store.AppendAsync([.. interleaved.Select(w => new EventWrite(Topic, w.Partition, Bytes("k"), Bytes(w.Value)))]); // partitions side by side
+        var writes = alone.Concat(interleaved).ToList();
+
+        foreach (var (partition, from) in new (int, long)[] { (0, 0), (0, 25), (1, 0), (2, 0) })
+        {
+            var values = new List<string>();
+            for (var next = from; ;)
+            {
+                using var batch = await _store.ReadAsync(Topic, partition, next, 1 << 20);
+                if (batch.Events.Count == 0)
+                {
+                    break;
+                }
+
+                values.AddRange(batch.Events.Select(e => Encoding.UTF8.GetString(e.Value.Span)));
+                next = batch.NextOffset;
+            }
+
+            Assert.Equal(writes.Where(w => w.Partition == partition).Select(w => w.Value).Skip(partition == 0 ? (int)from : 0), values);
+        }
+    }
+
+    [Fact]
     public void Topic_names_become_valid_stream_names_and_partition_subjects()
     {
         var naming = new StreamNaming("HH", "hh");
@@ -98,4 +160,52 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
     }
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    /// <summary>Counts the consumer create requests for one stream, as any client of the account sees them (a core subscription to the API subjects).</summary>
+    private sealed class ConsumerCreates : IAsyncDisposable
+    {
+        private readonly NatsConnection _connection;
+        private readonly INatsSub<byte[]>[] _subscriptions;
+
+        private ConsumerCreates(NatsConnection connection, INatsSub<byte[]>[] subscriptions) => (_connection, _subscriptions) = (connection, subscriptions);
+
+        public static async Task<ConsumerCreates> StartAsync(JetStreamStoreOptions options, string stream)
+        {
+            var connection = new NatsConnection(options.ToNatsOpts());
+            INatsSub<byte[]>[] subscriptions =
+            [
+                await connection.SubscribeCoreAsync<byte[]>($"$JS.API.CONSUMER.CREATE.{stream}"),
+                await connection.SubscribeCoreAsync<byte[]>($"$JS.API.CONSUMER.CREATE.{stream}.>"),
+                await connection.SubscribeCoreAsync<byte[]>($"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>"),
+            ];
+            await connection.PingAsync();
+            return new ConsumerCreates(connection, subscriptions);
+        }
+
+        /// <summary>The creates seen so far (after a round trip, so every request sent before the call has arrived).</summary>
+        public async Task<int> CountAsync()
+        {
+            await _connection.PingAsync();
+            var count = 0;
+            foreach (var subscription in _subscriptions)
+            {
+                while (subscription.Msgs.TryRead(out _))
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                await subscription.DisposeAsync();
+            }
+
+            await _connection.DisposeAsync();
+        }
+    }
 }

@@ -73,6 +73,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
 
         var report = new List<string>();
         var resumes = new List<double>();
+        await using var api = await JetStreamApiCount.StartAsync(cluster.Nats.Urls);
         try
         {
             for (var round = 1; round <= rounds && clock.Elapsed < budget * 0.6; round++)
@@ -156,7 +157,9 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             output.WriteLine(string.Join('\n', report.Concat(cluster.CatchUpNotes)));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resume after each round (s): {string.Join(", ", resumes.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}; longest {resumes.DefaultIfEmpty().Max():F1}"));
             output.WriteLine($"{ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
-                $"{copies} copies pushed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
+                $"{copies} copies pushed for {OwedCopies(cluster, ledger).Count()} owed, {missing.Count} missing, in {clock.Elapsed.TotalSeconds:N0} s");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"JetStream API requests seen: {api.ConsumerCreates} consumer creates ({api.ConsumerCreates / clock.Elapsed.TotalSeconds:F1}/s; {api.InboxConsumerCreates} on inboxes), {api.MessageGets} message gets ({api.MessageGets / clock.Elapsed.TotalSeconds:F0}/s)"));
             output.WriteLine(await cluster.AuditInboxesAsync(OwedCopies(cluster, ledger)));
             if (missing.Count > 0)
             {
