@@ -6,9 +6,9 @@ namespace Halfhour.Broker.Delivery;
 /// <summary>One accepted event as the inbox indexer needs it, handed over in memory by the appender that stored it.</summary>
 /// <param name="Offset">Its offset in its partition.</param>
 /// <param name="Key">Its key as stored (the MPAN's ASCII bytes).</param>
-/// <param name="Value">Its value as stored (the append's own array: no copy), for the pointers' fingerprint.</param>
+/// <param name="Fingerprint">Its value's <see cref="InboxPointer.FingerprintOf"/>, taken while the appender held the value (it reuses the buffer after).</param>
 /// <param name="Recipients">Its recipients' DIP IDs as stored, every tier in order (as <c>StoredMessage.FindRecipients</c> finds them).</param>
-internal readonly record struct AppendedEvent(long Offset, ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Value, string[] Recipients);
+internal readonly record struct AppendedEvent(long Offset, ReadOnlyMemory<byte> Key, ulong Fingerprint, string[] Recipients);
 
 /// <summary>
 /// Hands accepted events from the appenders (the publish pipeline, the status message publisher) to the inbox indexer in
@@ -200,7 +200,7 @@ internal sealed class AppendHandoff(int capacity)
 
                     if (_events.Count < capacity)
                     {
-                        _events.Enqueue(new AppendedEvent(offsets[i], writes[i].Key, writes[i].Value, to), offsets[i]);
+                        _events.Enqueue(new AppendedEvent(offsets[i], writes[i].Key, InboxPointer.FingerprintOf(writes[i].Value.Span), to), offsets[i]);
                     }
                     else
                     {

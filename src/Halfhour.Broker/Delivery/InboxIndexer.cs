@@ -436,7 +436,7 @@ public sealed class InboxIndexer : IAsyncDisposable
         /// <summary>Adds the pointers of an event handed over by its appender.</summary>
         public void Add(AppendedEvent appended)
         {
-            var pointer = new InboxPointer(_interfaceId, _partition, appended.Offset, InboxPointer.FingerprintOf(appended.Value.Span)).ToArray();
+            var pointer = new InboxPointer(_interfaceId, _partition, appended.Offset, appended.Fingerprint).ToArray();
             foreach (var recipient in appended.Recipients)
             {
                 Add(InboxOf(recipient), appended.Key, pointer);
