@@ -65,10 +65,12 @@ public sealed class RecipientSubscription : IDisposable
     private long _eventsEpoch;
     private long _inboxEpoch;
     private long _loadedFrom; // the inbox offset this node's reading began at (its last load): what it handed out is after it
-    // After an inbox re-read: the messages leased before it (handed out again when met, not passed over as repeats), and the
-    // receipts of those leases, by inbox offset, so a late acknowledgement cannot settle another message now read there.
+    // After an inbox re-read: the messages leased before it (handed out again when met, not passed over as repeats).
     private readonly HashSet<(int Topic, int Partition, long Offset)> _leasedBeforeReread = [];
-    private readonly Dictionary<long, (int Topic, int Partition, long Offset)> _receiptsBeforeReread = [];
+    // Receipts name an inbox offset and the re-read generation they were given in ("offset-generation" after the first
+    // re-read): the same offset can hold another message after a re-read, and a receipt given before must not settle it.
+    private long _generation;
+    private readonly Dictionary<long, long> _generationAt = []; // inbox offsets handed out in a generation above 0
     private ((string Topic, int Partition, long Offset) Place, DateTimeOffset Since)? _missing; // the pointer past its partition's end being waited for
     private bool _loaded;
 
@@ -159,15 +161,24 @@ public sealed class RecipientSubscription : IDisposable
             var known = 0;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
-                    && IsCurrentReceipt(offset, lease))
+                if (TryGetLease(receipt, out var offset, out var lease))
                 {
                     known++;
                     _window.Set(offset, lease with { State = SlotState.Acked });
+                    _generationAt.Remove(offset);
                 }
             }
 
             await AdvanceAsync(cancellationToken);
+            if (_generationAt.Count > RecentPointers.Capacity)
+            {
+                // Leases passed over without an acknowledgement (their message gone) leave their generation behind.
+                foreach (var offset in _generationAt.Keys.Where(o => o < _window.Start).ToList())
+                {
+                    _generationAt.Remove(offset);
+                }
+            }
+
             return known;
         }
         finally
@@ -186,8 +197,7 @@ public sealed class RecipientSubscription : IDisposable
             var visibleAt = (_time.GetUtcNow() + delay).UtcTicks;
             foreach (var receipt in receipts)
             {
-                if (long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var offset) && _window.TryGetLeased(offset, out var lease)
-                    && IsCurrentReceipt(offset, lease))
+                if (TryGetLease(receipt, out var offset, out var lease))
                 {
                     _window.Set(offset, lease with { VisibleAgainAt = visibleAt });
                 }
@@ -214,7 +224,7 @@ public sealed class RecipientSubscription : IDisposable
             _handedOut.Clear();
             _ackedHighWater.Clear();
             _leasedBeforeReread.Clear();
-            _receiptsBeforeReread.Clear();
+            _generationAt.Clear();
         }
         finally
         {
@@ -260,15 +270,16 @@ public sealed class RecipientSubscription : IDisposable
         }
 
         _leasedBeforeReread.Clear();
-        _receiptsBeforeReread.Clear();
         for (var at = _window.Start; at < _window.End; at++)
         {
             if (_window.TryGetLeased(at, out var lease))
             {
                 _leasedBeforeReread.Add((lease.Topic, lease.Partition, lease.EventOffset));
-                _receiptsBeforeReread[at] = (lease.Topic, lease.Partition, lease.EventOffset);
             }
         }
+
+        _generation++;
+        _generationAt.Clear(); // every lease of an earlier generation is gone with the window: its receipts settle nothing now
 
         var from = Math.Max(_loadedFrom, _window.Start - InboxIndexer.RewindOnTailChange);
         _logger.LogInformation("Inbox {Inbox} may have been renumbered (a new stream leader): reading it again from offset {From} (was at {End}; {Leased} leases handed out again)",
@@ -281,14 +292,21 @@ public sealed class RecipientSubscription : IDisposable
     public long InboxRereads { get; private set; }
 
     /// <summary>
-    /// Whether a receipt names the lease now at its inbox offset: one given out before an inbox re-read counts only when the
-    /// offset is leased to the same message again (the inbox was not renumbered there), not for another message read there
-    /// until that message is handed out under the same receipt (receipts are inbox offsets). So a pull recipient holding a
-    /// lease across a renumbering of its inbox and acknowledging it after the re-read handed out another message at that
-    /// offset settles that message too; webhook delivery acknowledges each batch before it fetches again, so never meets it.
+    /// The lease a receipt names: its inbox offset leased in the generation the receipt was given in. A receipt given
+    /// before an inbox re-read names nothing after it, even where the same offset is leased again (perhaps to another
+    /// message, read there from the inbox's new leader): the recipient gets that lease's copy under its new receipt, and
+    /// an acknowledgement meant for the old copy settles nothing it did not receive.
     /// </summary>
-    private bool IsCurrentReceipt(long inboxOffset, Slot lease)
-        => !_receiptsBeforeReread.TryGetValue(inboxOffset, out var before) || before == (lease.Topic, lease.Partition, lease.EventOffset);
+    private bool TryGetLease(string receipt, out long offset, out Slot lease)
+    {
+        lease = default;
+        var dash = receipt.IndexOf('-', StringComparison.Ordinal);
+        var generation = 0L;
+        return long.TryParse(dash < 0 ? receipt : receipt.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out offset)
+               && (dash < 0 || long.TryParse(receipt.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out generation))
+               && generation == _generationAt.GetValueOrDefault(offset)
+               && _window.TryGetLeased(offset, out lease);
+    }
 
     /// <summary>How many messages are routed to the recipient and not yet acknowledged.</summary>
     public async Task<long> BacklogAsync(CancellationToken cancellationToken)
@@ -418,8 +436,12 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 _handedOut.Add(topic, partition, offset, fingerprint ?? 0);
-                _receiptsBeforeReread.Remove(record.Offset); // this receipt is now this message's (a stale one for another message here would settle it too)
                 _window.Add(new Slot(topic, partition, offset, visibleAgainAt, 1, SlotState.Leased));
+                if (_generation > 0)
+                {
+                    _generationAt[record.Offset] = _generation;
+                }
+
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
                 taken++;
             }
@@ -624,7 +646,10 @@ public sealed class RecipientSubscription : IDisposable
             ? Max(TimeSpan.FromTicks(_window.EarliestExpiry - _time.GetUtcNow().UtcTicks), TimeSpan.FromMilliseconds(1))
             : null;
 
-    private static string Receipt(long inboxOffset) => inboxOffset.ToString(CultureInfo.InvariantCulture);
+    /// <summary>The receipt of the lease at <paramref name="inboxOffset"/>: the offset, and after an inbox re-read the generation it was handed out in.</summary>
+    private string Receipt(long inboxOffset) => _generationAt.TryGetValue(inboxOffset, out var generation)
+        ? string.Create(CultureInfo.InvariantCulture, $"{inboxOffset}-{generation}")
+        : inboxOffset.ToString(CultureInfo.InvariantCulture);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 

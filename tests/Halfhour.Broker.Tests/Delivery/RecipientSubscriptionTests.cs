@@ -214,6 +214,33 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_receipt_given_before_an_inbox_re_read_settles_nothing_handed_out_after_it_at_the_same_inbox_offset()
+    {
+        // The reader leased m0 and m1 from the old leader (not acknowledged). The new leader holds m2's pointer at the number
+        // m1's had. A pull recipient acknowledging its old receipts after the re-read must not settle m2, which it has not
+        // received under those receipts: m2 stays owed until its own receipt comes back.
+        await using var home = await EngineHome.CreateAsync(engine);
+        await using var inner = await home.OpenAsync();
+        var m = await StoreMessagesAsync(inner, 3);
+        await WritePointersAsync(inner, [m[0], m[1]], inbox: OldLeaderInbox);
+        await WritePointersAsync(inner, [m[0], m[2]]);
+        await using var store = new InboxLeaderChange(inner);
+        using var subscription = NewSubscription(store);
+
+        var before = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        store.ElectNewLeader();
+        var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
+        var settledByOld = await subscription.AckAsync([.. before.Select(d => d.Receipt)], CancellationToken.None);
+
+        Assert.Equal([m[0], m[1]], before.Select(OffsetOf));
+        Assert.Equal([m[0], m[2]], after.Select(OffsetOf));
+        Assert.Equal(0, settledByOld);
+        Assert.Equal(2, await subscription.BacklogAsync(CancellationToken.None));
+        Assert.Equal(2, await subscription.AckAsync([.. after.Select(d => d.Receipt)], CancellationToken.None));
+        Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
+    }
+
     /// <summary>The fingerprint of the record stored at <paramref name="offset"/>, or null when none is.</summary>
     private static async Task<ulong?> FingerprintAtAsync(IEventStore store, long offset)
     {
