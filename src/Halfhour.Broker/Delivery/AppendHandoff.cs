@@ -90,7 +90,8 @@ internal sealed class AppendHandoff(int capacity)
         /// <param name="writes">The writes appended, as given to <see cref="Begin"/>.</param>
         /// <param name="offsets">The offsets the store answered, one per write.</param>
         /// <param name="recipients">Per write, its recipients as stored; null for a write that is no message (the audit record).</param>
-        public void Complete(IReadOnlyList<EventWrite> writes, long[] offsets, string[]?[] recipients)
+        /// <param name="fingerprints">Per write, its value's <see cref="InboxPointer.FingerprintOf"/> when the appender has taken it already; taken here otherwise.</param>
+        public void Complete(IReadOnlyList<EventWrite> writes, long[] offsets, string[]?[] recipients, ulong[]? fingerprints = null)
         {
             if (_ended)
             {
@@ -100,7 +101,7 @@ internal sealed class AppendHandoff(int capacity)
             _ended = true;
             foreach (var (lane, ticket) in begun)
             {
-                lane.End(ticket, lanes, writes, offsets, recipients);
+                lane.End(ticket, lanes, writes, offsets, recipients, fingerprints);
             }
         }
 
@@ -115,7 +116,7 @@ internal sealed class AppendHandoff(int capacity)
             _ended = true;
             foreach (var (lane, ticket) in begun)
             {
-                lane.End(ticket, lanes, [], [], []);
+                lane.End(ticket, lanes, [], [], [], null);
             }
         }
     }
@@ -185,7 +186,7 @@ internal sealed class AppendHandoff(int capacity)
             }
         }
 
-        internal void End(long ticket, Lane?[] lanes, IReadOnlyList<EventWrite> writes, long[] offsets, string[]?[] recipients)
+        internal void End(long ticket, Lane?[] lanes, IReadOnlyList<EventWrite> writes, long[] offsets, string[]?[] recipients, ulong[]? fingerprints)
         {
             TaskCompletionSource? ended;
             var dropped = 0;
@@ -200,7 +201,7 @@ internal sealed class AppendHandoff(int capacity)
 
                     if (_events.Count < capacity)
                     {
-                        _events.Enqueue(new AppendedEvent(offsets[i], writes[i].Key, InboxPointer.FingerprintOf(writes[i].Value.Span), to), offsets[i]);
+                        _events.Enqueue(new AppendedEvent(offsets[i], writes[i].Key, fingerprints?[i] ?? InboxPointer.FingerprintOf(writes[i].Value.Span), to), offsets[i]);
                     }
                     else
                     {

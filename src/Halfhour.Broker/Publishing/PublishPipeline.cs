@@ -288,8 +288,15 @@ public sealed class PublishPipeline
             offsets = await _store.AppendAsync(writes, CancellationToken.None);
             // Stamped before the hand-off: the indexer writes inbox pointers as soon as it has the events, and a recipient
             // that pulls one before its stamped copy is cached reads the stored batch back and stamps it again.
-            transactionIds = StampForDelivery(pending, partitions, writes, offsets);
-            handoff?.Complete(writes, offsets, recipientsOf);
+            // Each message's fingerprint once, for its cached copy and for the indexer's pointers.
+            var fingerprints = new ulong[writes.Count];
+            for (var i = 0; i < writes.Count; i++)
+            {
+                fingerprints[i] = recipientsOf[i] is null ? 0 : InboxPointer.FingerprintOf(writes[i].Value.Span);
+            }
+
+            transactionIds = StampForDelivery(pending, partitions, writes, offsets, fingerprints);
+            handoff?.Complete(writes, offsets, recipientsOf, fingerprints);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
         {
@@ -414,7 +421,7 @@ public sealed class PublishPipeline
     /// The transaction IDs of the appended messages, one per write (null for the audit record); with <see cref="Delivery"/>
     /// set, each message is also stamped once for all its recipients and kept for them in the shared cache.
     /// </summary>
-    private string?[] StampForDelivery(List<PendingMessage> pending, int[] partitions, List<EventWrite> writes, long[] offsets)
+    private string?[] StampForDelivery(List<PendingMessage> pending, int[] partitions, List<EventWrite> writes, long[] offsets, ulong[] fingerprints)
     {
         var transactionIds = new string?[offsets.Length];
         var w = 0;
@@ -430,7 +437,7 @@ public sealed class PublishPipeline
             {
                 var stamped = stamper.Stamp(message, partitions[k], offset, replay: false);
                 cache.Add(writes[w].Topic, partitions[k], offset,
-                    new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes) { Fingerprint = InboxPointer.FingerprintOf(writes[w].Value.Span) },
+                    new StampedMessage(stamped.TransactionId, message.Mpan, stamped.Bytes) { Fingerprint = fingerprints[w] },
                     takers: StampedMessageCache.TakersOf(message));
                 transactionIds[w] = stamped.TransactionId;
             }
