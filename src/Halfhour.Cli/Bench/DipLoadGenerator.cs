@@ -22,8 +22,10 @@ namespace Halfhour.Cli.Bench;
 /// <param name="FirstError">The first refusal or failure seen, if any.</param>
 /// <param name="Retries">Batches sent again because the backbone answered MSG1500 (could not store; retry) or the connection was lost mid-request, warm-up included.</param>
 /// <param name="PullsMeasured">Pulls that returned copies (each followed by one acknowledgement) from the start of the measured phase on.</param>
+/// <param name="WarmupMessages">Messages published before the measured phase: those asked for and the rounds more until compiling settled.</param>
 internal sealed record DipLoadResult(long Sent, long Accepted, long Requests, double PublishSeconds, double P50Ms, double P99Ms,
-    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0, long PullsMeasured = 0);
+    long Delivered, long DeliveredMeasured, double DeliverSeconds, long Expected, double CpuSeconds, string? FirstError, long Retries = 0, long PullsMeasured = 0,
+    long WarmupMessages = 0);
 
 /// <summary>
 /// <c>halfhour bench dip load</c> (hidden): the load generator of <c>bench dip</c>, run as its own process so that its CPU
@@ -106,15 +108,46 @@ internal static class DipLoadGenerator
         var publishing = new TaskCompletionSource();
         var pulling = Task.WhenAll(pullers.Select(client => Task.Run(() => PullAsync(client, run, publishing.Task, clock, cancellationToken), cancellationToken)));
 
-        // The warm-up lets tiered compilation finish and connections open, so the measured phase is the steady state.
-        var warmup = new Phase(plan.First, plan.First + plan.Warmup, connections);
-        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, warmup, i, clock, cancellationToken), cancellationToken)));
+        // The warm-up opens connections and lets tiered compilation finish in both processes, so the measured phase is
+        // the steady state a backbone running all day is in: at least the messages asked for, then rounds more while
+        // either process still spends a noticeable share of its CPU compiling (unless the warm-up asked for is shorter
+        // than a round: a quick run, not a steady one).
+        async Task<Phase> PublishPhaseAsync(long first, long end)
+        {
+            var phase = new Phase(first, end, connections) { StartedAt = clock.Elapsed };
+            await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, phase, i, clock, cancellationToken), cancellationToken)));
+            return phase;
+        }
+
+        var warmup = await PublishPhaseAsync(plan.First, plan.First + plan.Warmup);
+        var (warmupEnd, warmupAccepted) = (warmup.End, warmup.Accepted);
+        if (plan.Warmup >= WarmupGauge.RoundMessages)
+        {
+            using var operatorApi = await DipMarket.OperatorAsync(url, dataDirectory, cancellationToken);
+            var gauge = new WarmupGauge(operatorApi);
+            await gauge.MarkAsync(cancellationToken);
+            var shares = (Server: double.NaN, Self: double.NaN);
+            for (var round = 0; round < WarmupGauge.MaxRounds && run.FirstError is null; round++)
+            {
+                var more = await PublishPhaseAsync(warmupEnd, warmupEnd + WarmupGauge.RoundMessages);
+                (warmupEnd, warmupAccepted) = (more.End, warmupAccepted + more.Accepted);
+                shares = await gauge.MarkAsync(cancellationToken);
+                if (WarmupGauge.Settled(shares, gauge.ServerReadable))
+                {
+                    break;
+                }
+            }
+
+            Console.Out.WriteLine($"bench dip: warmed up with {warmupEnd - plan.First:N0} messages; compiling took {shares.Server:P1} of the server's CPU " +
+                $"and {shares.Self:P1} of the load generator's over the last {WarmupGauge.RoundMessages:N0}" +
+                (WarmupGauge.Settled(shares, gauge.ServerReadable) ? "." : $" (not settled within {WarmupGauge.MaxRounds} rounds: measured anyway)."));
+        }
 
         // The measured phase starts once the warm-up's copies are delivered, so the CPU measured from then on (both
         // processes') is that of the measured messages alone, publishing and delivery together.
         var copiesPerMessage = 2 + centralCopies;
         var caughtUp = Stopwatch.StartNew();
-        while (Interlocked.Read(ref run.Delivered) < warmup.Accepted * copiesPerMessage && caughtUp.Elapsed < DeliveryCatchUp && run.FirstError is null)
+        while (Interlocked.Read(ref run.Delivered) < warmupAccepted * copiesPerMessage && caughtUp.Elapsed < DeliveryCatchUp && run.FirstError is null)
         {
             await Task.Delay(50, cancellationToken);
         }
@@ -124,8 +157,7 @@ internal static class DipLoadGenerator
         var cpuBefore = process.TotalProcessorTime;
         Console.Out.WriteLine(LoadProcess.MeasuringLine);
         run.MeasureFrom(clock.Elapsed);
-        var measured = new Phase(warmup.End, warmup.End + plan.Messages, connections) { StartedAt = clock.Elapsed };
-        await Task.WhenAll(publishers.Select((client, i) => Task.Run(() => PublishAsync(client, builder, run, measured, i, clock, cancellationToken), cancellationToken)));
+        var measured = await PublishPhaseAsync(warmupEnd, warmupEnd + plan.Messages);
         Console.Out.WriteLine(LoadProcess.PublishedLine);
         publishing.SetResult();
         await pulling;
@@ -136,17 +168,17 @@ internal static class DipLoadGenerator
             client.Dispose();
         }
 
-        return ResultOf(warmup, measured, run, copiesPerMessage, cpu);
+        return ResultOf(warmupAccepted, warmupEnd - plan.First, measured, run, copiesPerMessage, cpu);
     }
 
     /// <summary>The result of a run: the measured phase's answers and latencies, the copies delivered, and the CPU used.</summary>
-    internal static DipLoadResult ResultOf(Phase warmup, Phase measured, Run run, long copiesPerMessage, double cpuSeconds)
+    internal static DipLoadResult ResultOf(long warmupAccepted, long warmupMessages, Phase measured, Run run, long copiesPerMessage, double cpuSeconds)
     {
         var all = measured.Latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         return new DipLoadResult(measured.Sent, measured.Accepted, all.Length, (measured.LastAnswer - measured.StartedAt).TotalSeconds, Percentile(0.5), Percentile(0.99),
-            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmup.Accepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError, Interlocked.Read(ref run.Retries),
-            Interlocked.Read(ref run.PullsMeasured));
+            run.Delivered, run.DeliveredMeasured, (run.LastDelivery - measured.StartedAt).TotalSeconds, (warmupAccepted + measured.Accepted) * copiesPerMessage, cpuSeconds, run.FirstError, Interlocked.Read(ref run.Retries),
+            Interlocked.Read(ref run.PullsMeasured), warmupMessages);
     }
 
     private static async Task PublishAsync(HttpClient client, Market.Consumption.ConsumptionMessageBuilder builder, Run run, Phase phase, int lane,

@@ -63,6 +63,10 @@ internal static class DipMarket
             ServerTrust = trust,
         });
 
+    /// <summary>The operator API of the backbone at <paramref name="url"/>, with the key its sandbox wrote under <paramref name="dataDirectory"/>.</summary>
+    public static async Task<OperatorClient> OperatorAsync(Uri url, string dataDirectory, CancellationToken cancellationToken)
+        => new(url, Trust(dataDirectory), (await File.ReadAllTextAsync(Path.Combine(dataDirectory, "sandbox", "operator-api-key.txt"), cancellationToken)).Trim());
+
     /// <summary>
     /// Registers every roster participant (or, when already registered, rotates its credentials) and writes each
     /// one's issued certificate and key under <paramref name="folder"/>.
@@ -70,8 +74,7 @@ internal static class DipMarket
     public static async Task<List<ParticipantCredentials>> EnrolAsync(Uri url, string dataDirectory, string folder, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(folder);
-        var operatorKey = (await File.ReadAllTextAsync(Path.Combine(dataDirectory, "sandbox", "operator-api-key.txt"), cancellationToken)).Trim();
-        using var operatorApi = new OperatorClient(url, Trust(dataDirectory), operatorKey);
+        using var operatorApi = await OperatorAsync(url, dataDirectory, cancellationToken);
         var enrolled = new List<ParticipantCredentials>();
         foreach (var p in Roster().Participants(Environment))
         {

@@ -136,7 +136,7 @@ internal static class NatsLoadGenerator
             await connection.DisposeAsync();
         }
 
-        return DipLoadGenerator.ResultOf(warmup, measured, run, layout.Recipients, cpu);
+        return DipLoadGenerator.ResultOf(warmup.Accepted, warmup.End, measured, run, layout.Recipients, cpu);
     }
 
     private static async Task PublishAsync(NatsJSContext js, Market.Consumption.ConsumptionMessageBuilder builder, DipLoadGenerator.Run run,

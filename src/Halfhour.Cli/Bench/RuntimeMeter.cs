@@ -66,6 +66,11 @@ internal sealed class RuntimeMeter(OperatorClient operatorApi) : IPhaseMeter
                 "publishing and delivering every copy");
             report.Add("server_gc_gen0", end.Gen0Collections - start.Gen0Collections, "count", "server collections over the measured phase");
             report.Add("server_gc_gen2", end.Gen2Collections - start.Gen2Collections, "count", "full collections among them");
+            if (WarmupGauge.Share(start, end) is var compiling && !double.IsNaN(compiling))
+            {
+                report.Add("server_jit_pct", compiling * 100, "%", "of the server's CPU spent compiling over the measured phase (steady state: ~0)");
+            }
+
             var seconds = (end.At - start.At).TotalSeconds;
             if (seconds > 0)
             {

@@ -159,6 +159,8 @@ public sealed class OperatorEndpointTests(ServerFixture server) : IDisposable
         Assert.NotNull(first);
         Assert.NotNull(second);
         Assert.True(first.ProcessCpuSeconds > 0 && first.AllocatedBytes > 0 && first.WorkingSetBytes > 0 && first.ThreadPoolThreads > 0);
+        Assert.True(first.JitCompiledMethods > 0 && first.JitSeconds > 0, "the process compiled methods to answer at all");
+        Assert.True(second.JitCompiledMethods >= first.JitCompiledMethods && second.JitSeconds >= first.JitSeconds);
         Assert.True(second.At >= first.At);
         Assert.True(second.AllocatedBytes > first.AllocatedBytes, $"allocated {first.AllocatedBytes:N0} then {second.AllocatedBytes:N0}");
         Assert.True(second.ProcessCpuSeconds >= first.ProcessCpuSeconds);
