@@ -513,15 +513,15 @@ public sealed class RecipientSubscription : IDisposable
             }
 
             // Not cached (a recipient further behind than the cache holds, or a message accepted before a restart or by another
-            // node): stamped again, and kept for the message's other recipients, who are likely as far behind.
+            // node): stamped again, and kept for those of the message's other recipients still to take it.
             var message = StoredMessage.Read(stored);
             var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
             stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = InboxPointer.FingerprintOf(stored.Span) };
             if (IsPointedTo(stamped, mpan, fingerprint))
             {
-                if (!cached && StampedMessageCache.TakersOf(message) - 1 is var others and > 0)
+                if (!cached)
                 {
-                    _stamped.Add(topic, partition, offset, stamped, others);
+                    _stamped.Restore(topic, partition, offset, stamped, StampedMessageCache.TakersOf(message));
                 }
 
                 return stamped;

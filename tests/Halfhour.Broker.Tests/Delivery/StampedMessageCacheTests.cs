@@ -73,6 +73,53 @@ public class StampedMessageCacheTests
     }
 
     [Fact]
+    public void A_copy_evicted_before_all_its_recipients_took_it_is_kept_again_only_for_those_still_to_come()
+    {
+        var cache = new StampedMessageCache(250);
+        cache.Add("DEV.IF-021", 3, 1, Message(100), takers: 3);
+        Assert.True(cache.TryGet("DEV.IF-021", 3, 1, out _));   // the first recipient keeps up
+        cache.Add("DEV.IF-021", 3, 2, Message(100), takers: 3);
+        cache.Add("DEV.IF-021", 3, 3, Message(100), takers: 3); // 300 bytes: the oldest leaves, two of its recipients still to come
+
+        Assert.False(cache.TryGet("DEV.IF-021", 3, 1, out _));  // the second stamps it again from the store...
+        cache.Restore("DEV.IF-021", 3, 1, Message(100), takers: 3);
+        Assert.True(cache.TryGet("DEV.IF-021", 3, 1, out _));   // ...and keeps it for the third alone
+        Assert.False(cache.TryGet("DEV.IF-021", 3, 1, out _));  // not for the first again: its room is free
+    }
+
+    [Fact]
+    public void A_copy_never_cached_is_kept_for_the_other_recipients_of_its_message()
+    {
+        var cache = new StampedMessageCache(1 << 20);
+        cache.Restore("DEV.IF-021", 4, 9, Message(100), takers: 3); // read after a restart by the first of three
+
+        Assert.True(cache.TryGet("DEV.IF-021", 4, 9, out _));
+        Assert.True(cache.TryGet("DEV.IF-021", 4, 9, out _));
+        Assert.False(cache.TryGet("DEV.IF-021", 4, 9, out _));
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public void A_recipient_restoring_a_copy_another_has_just_restored_counts_as_having_taken_it()
+    {
+        var cache = new StampedMessageCache(1 << 20);
+        cache.Restore("DEV.IF-021", 5, 2, Message(100), takers: 3); // kept for two more
+        cache.Restore("DEV.IF-021", 5, 2, Message(100), takers: 3); // the second missed at the same moment: one more
+
+        Assert.True(cache.TryGet("DEV.IF-021", 5, 2, out _));
+        Assert.False(cache.TryGet("DEV.IF-021", 5, 2, out _));
+    }
+
+    [Fact]
+    public void A_copy_a_single_recipient_restores_is_not_kept()
+    {
+        var cache = new StampedMessageCache(1 << 20);
+        cache.Restore("DEV.IF-021", 6, 1, Message(100), takers: 1);
+
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
     public void A_message_is_taken_once_by_each_of_its_recipients_however_many_tiers_name_one()
     {
         static StoredMessage Routed(string[] primary, string[] secondary, string[] always) => new()
