@@ -56,6 +56,8 @@ internal sealed class RuntimeMeter(OperatorClient operatorApi) : IPhaseMeter
         var perMessage = Math.Max(1, messages);
         if (AtPublished is { } published)
         {
+            report.Add("server_kernel_us_per_msg", (published.KernelCpuSeconds - start.KernelCpuSeconds) * 1e6 / perMessage, "µs",
+                "of server_cpu_us_per_msg, in the kernel: sockets, files, page faults, scheduling");
             report.Add("server_alloc_bytes_per_msg", (published.AllocatedBytes - start.AllocatedBytes) / (double)perMessage, "B",
                 "managed bytes the server allocated while the measured messages were published");
         }

@@ -18,9 +18,10 @@ namespace Halfhour.Client.Transport;
 /// <param name="ThreadPoolPendingItems">Work items waiting for a thread now.</param>
 /// <param name="JitCompiledMethods">Methods the JIT compiler has compiled since the start (tiered compilation compiles a hot method up to three times).</param>
 /// <param name="JitSeconds">Time spent compiling them, all threads: until it stops growing, the process is not yet in its steady state.</param>
+/// <param name="KernelCpuSeconds">The part of <paramref name="ProcessCpuSeconds"/> spent in the kernel on the process's behalf (sockets, files, page faults, scheduling).</param>
 public sealed record RuntimeFigures(DateTimeOffset At, double ProcessCpuSeconds, long AllocatedBytes, int Gen0Collections, int Gen1Collections,
     int Gen2Collections, double GcPauseSeconds, long HeapBytes, long WorkingSetBytes, int ThreadPoolThreads, long ThreadPoolCompletedItems,
-    long ThreadPoolPendingItems, long JitCompiledMethods = 0, double JitSeconds = 0)
+    long ThreadPoolPendingItems, long JitCompiledMethods = 0, double JitSeconds = 0, double KernelCpuSeconds = 0)
 {
     /// <summary>The figures of the running process.</summary>
     public static RuntimeFigures OfThisProcess()
@@ -29,6 +30,7 @@ public sealed record RuntimeFigures(DateTimeOffset At, double ProcessCpuSeconds,
         return new RuntimeFigures(DateTimeOffset.UtcNow, process.TotalProcessorTime.TotalSeconds, GC.GetTotalAllocatedBytes(precise: false),
             GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration().TotalSeconds,
             GC.GetGCMemoryInfo().HeapSizeBytes, process.WorkingSet64, ThreadPool.ThreadCount, ThreadPool.CompletedWorkItemCount,
-            ThreadPool.PendingWorkItemCount, System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime().TotalSeconds);
+            ThreadPool.PendingWorkItemCount, System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime().TotalSeconds,
+            process.PrivilegedProcessorTime.TotalSeconds);
     }
 }

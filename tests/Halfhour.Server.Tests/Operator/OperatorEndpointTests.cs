@@ -161,6 +161,7 @@ public sealed class OperatorEndpointTests(ServerFixture server) : IDisposable
         Assert.True(first.ProcessCpuSeconds > 0 && first.AllocatedBytes > 0 && first.WorkingSetBytes > 0 && first.ThreadPoolThreads > 0);
         Assert.True(first.JitCompiledMethods > 0 && first.JitSeconds > 0, "the process compiled methods to answer at all");
         Assert.True(second.JitCompiledMethods >= first.JitCompiledMethods && second.JitSeconds >= first.JitSeconds);
+        Assert.True(first.KernelCpuSeconds > 0 && first.KernelCpuSeconds <= first.ProcessCpuSeconds, "kernel time is a part of the process's CPU");
         Assert.True(second.At >= first.At);
         Assert.True(second.AllocatedBytes > first.AllocatedBytes, $"allocated {first.AllocatedBytes:N0} then {second.AllocatedBytes:N0}");
         Assert.True(second.ProcessCpuSeconds >= first.ProcessCpuSeconds);
