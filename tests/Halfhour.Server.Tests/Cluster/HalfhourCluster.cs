@@ -238,6 +238,7 @@ public sealed class HalfhourCluster : IAsyncLifetime
     {
         var operatorKey = (await File.ReadAllTextAsync(Path.Combine(node.SandboxDirectory, "operator-api-key.txt"))).Trim();
         using var client = CrashMarket.ConnectTo(node, Market.Participants[0]);
+        client.Timeout = TimeSpan.FromSeconds(2); // read just before a kill: a slow answer must not delay the fault
         using var request = new HttpRequestMessage(HttpMethod.Get, "operator/inbox-reading") { Headers = { { OperatorClient.KeyHeader, operatorKey } } };
         try
         {
