@@ -151,6 +151,9 @@ public sealed class Backbone : IAsyncDisposable
         => _subscriptions.GetOrAdd((environment, dipId, interfaceId),
             key => new RecipientSubscription(_store, Catalogue, key.Item1, key.Item2, key.Item3, Options.VisibilityTimeout, Options.Time, _stamped, _subscriptionLogger));
 
+    /// <summary>What this node's inbox readers met of renumbered or dropped records since it started (<see cref="InboxReadFigures"/>).</summary>
+    public InboxReadFigures InboxReading() => InboxReadFigures.Of(_subscriptions.Values);
+
     /// <summary>
     /// The subscription when this node may serve the recipient's pulls: always on one node; in a cluster, when this
     /// node holds (or now takes) the channel's delivery lease (<see cref="DeliveryLeases"/>), so one node at a time

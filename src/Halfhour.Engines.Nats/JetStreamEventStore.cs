@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker;
@@ -166,21 +167,31 @@ public sealed class JetStreamEventStore : IEventStore
         return new SharedDocument(bucket, KvCursorStore.KeyOf(name), _calls);
     }
 
+    /// <summary>
+    /// How long opening a bucket waits for JetStream to answer: creates need the meta leader, and a broker node started just
+    /// after the meta leader's server died waits out the election (creates unanswered for ~30 s seen on nats-server 2.9.10,
+    /// longer than a request timeout: the node exited) rather than failing its start.
+    /// </summary>
+    private static readonly TimeSpan BucketOpenWait = TimeSpan.FromSeconds(60);
+
     /// <summary>Opens (or creates) a key-value bucket of one value per key and checks the server honoured its replicas, storage and age.</summary>
     /// <remarks>The bucket is created through <paramref name="admin"/> (waits the request timeout) and used through <paramref name="js"/> (each request waits the attempt timeout).</remarks>
     private static async Task<INatsKVStore> OpenBucketAsync(NatsJSContext js, NatsJSContext admin, StoreCalls calls, JetStreamStoreOptions options, string name, string description,
         TimeSpan maxAge, CancellationToken cancellationToken)
     {
-        await new NatsKVContext(admin).CreateOrUpdateStoreAsync(new NatsKVConfig(name)
+        // Creating or updating with one configuration is idempotent: sent again while JetStream elects a meta leader.
+        var until = Stopwatch.GetTimestamp() + (long)(BucketOpenWait.TotalSeconds * Stopwatch.Frequency);
+        var wanted = new NatsKVConfig(name)
         {
             History = 1,
             NumberOfReplicas = options.Replicas,
             Storage = NatsKVStorageType.File,
             Description = description,
             MaxAge = maxAge,
-        }, cancellationToken);
+        };
+        await calls.RetryAsync("bucket create", name, ct => new NatsKVContext(admin).CreateOrUpdateStoreAsync(wanted, ct), cancellationToken, until);
         var stream = "KV_" + name;
-        var config = (await admin.GetStreamAsync(stream, cancellationToken: cancellationToken)).Info.Config;
+        var config = (await calls.RetryAsync("stream info", stream, ct => admin.GetStreamAsync(stream, cancellationToken: ct), cancellationToken, until)).Info.Config;
         StreamConfigCheck.Require(config.NumReplicas == options.Replicas, stream, "replicas", options.Replicas, config.NumReplicas);
         StreamConfigCheck.Require(config.Storage == StreamConfigStorage.File, stream, "storage", "file", config.Storage);
         StreamConfigCheck.Require(config.MaxAge == maxAge, stream, "max age", maxAge, config.MaxAge);

@@ -34,6 +34,18 @@ public readonly record struct InboxPointer(string InterfaceId, int Partition, lo
     /// </summary>
     public static ulong FingerprintOf(ReadOnlySpan<byte> storedValue) => XxHash3.HashToUInt64(storedValue);
 
+    /// <summary>
+    /// Whether the message found at a pointer's place is the one the pointer names: a pointer is keyed by its message's MPAN
+    /// (<paramref name="mpanKey"/>; empty: not checked) and carries its record's <paramref name="fingerprint"/> (null, a pointer
+    /// of the first format: not checked). <paramref name="mpan"/> and <paramref name="foundFingerprint"/> are the found
+    /// message's (a fingerprint not known never matches one expected). Every reader of pointers — a recipient's subscription,
+    /// a replay — asks this before handing a message out: after a renumbering a place can hold another party's message.
+    /// </summary>
+    public static PointerTarget Check(ReadOnlySpan<byte> mpanKey, ulong? fingerprint, string mpan, ulong? foundFingerprint)
+        => !mpanKey.IsEmpty && !Ascii.Equals(mpanKey, mpan) ? PointerTarget.OtherMpan
+            : fingerprint is { } expected && foundFingerprint != expected ? PointerTarget.OtherMessage
+            : PointerTarget.Named;
+
     /// <summary>Writes the pointer (with its fingerprint when it has one); returns the bytes written.</summary>
     public int WriteTo(Span<byte> destination)
     {
@@ -82,4 +94,20 @@ public readonly record struct InboxPointer(string InterfaceId, int Partition, lo
         fingerprint = source.Length == place + PlaceBytes ? null : BinaryPrimitives.ReadUInt64LittleEndian(source[(place + PlaceBytes)..]);
         return source.Slice(1, length);
     }
+}
+
+/// <summary>What a reader finds at an inbox pointer's place (<see cref="InboxPointer.Check"/>).</summary>
+public enum PointerTarget
+{
+    /// <summary>The message the pointer names.</summary>
+    Named,
+
+    /// <summary>No record: retention deleted it, or the partition holds none at that number.</summary>
+    Missing,
+
+    /// <summary>A message of another MPAN than the pointer's key.</summary>
+    OtherMpan,
+
+    /// <summary>Another message of the same MPAN: the fingerprints differ.</summary>
+    OtherMessage,
 }

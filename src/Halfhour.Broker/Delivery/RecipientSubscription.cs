@@ -291,6 +291,9 @@ public sealed class RecipientSubscription : IDisposable
     /// <summary>How many times the subscription read its inbox again from its cursor after the inbox's tail changed.</summary>
     public long InboxRereads { get; private set; }
 
+    /// <summary>How many messages leased and not acknowledged before an inbox re-read were handed out again, under new receipts, after it.</summary>
+    public long LeasesHandedOutAgain { get; private set; }
+
     /// <summary>
     /// The lease a receipt names: its inbox offset leased in the generation the receipt was given in. A receipt given
     /// before an inbox re-read names nothing after it, even where the same offset is leased again (perhaps to another
@@ -421,7 +424,8 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 var (topic, partition, offset, fingerprint) = ReadPointer(record.Value.Span);
-                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0) && !_leasedBeforeReread.Remove((topic, partition, offset)))
+                var again = false;
+                if (_handedOut.Contains(topic, partition, offset, fingerprint ?? 0) && !(again = _leasedBeforeReread.Remove((topic, partition, offset))))
                 {
                     // The same message's second pointer (each node's indexer writes one; an indexer resuming writes some again).
                     _window.Add(new Slot(topic, partition, offset, 0, 0, SlotState.Skipped));
@@ -443,6 +447,11 @@ public sealed class RecipientSubscription : IDisposable
                 }
 
                 deliveries.Add(new Delivery(Receipt(record.Offset), stamped.TransactionId, stamped.Mpan, stamped.Bytes, 1));
+                if (again)
+                {
+                    LeasesHandedOutAgain++;
+                }
+
                 taken++;
             }
         }
@@ -494,7 +503,7 @@ public sealed class RecipientSubscription : IDisposable
     {
         var topic = _topics[topicNumber];
         var cached = _stamped.TryGet(topic, partition, offset, out var stamped);
-        if (cached && IsPointedTo(stamped!, mpan, fingerprint))
+        if (cached && InboxPointer.Check(mpan.Span, fingerprint, stamped!.Mpan, stamped.Fingerprint) == PointerTarget.Named)
         {
             return stamped;
         }
@@ -508,7 +517,7 @@ public sealed class RecipientSubscription : IDisposable
 
             if (await ReadStoredAsync(topic, partition, offset, cancellationToken) is not { } stored)
             {
-                return await IsGoneAsync(topic, partition, offset, cancellationToken) ? PassedOver(topic, partition, offset, "holds no record there") : throw new InvalidDataException(
+                return await IsGoneAsync(topic, partition, offset, cancellationToken) ? PassedOver(topic, partition, offset, PointerTarget.Missing) : throw new InvalidDataException(
                     $"Inbox {InboxTopic} points to {topic}/{partition}@{offset}, past the end of what the store holds; waiting for it.");
             }
 
@@ -517,7 +526,8 @@ public sealed class RecipientSubscription : IDisposable
             var message = StoredMessage.Read(stored);
             var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
             stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = InboxPointer.FingerprintOf(stored.Span) };
-            if (IsPointedTo(stamped, mpan, fingerprint))
+            var target = InboxPointer.Check(mpan.Span, fingerprint, stamped.Mpan, stamped.Fingerprint);
+            if (target == PointerTarget.Named)
             {
                 if (!cached)
                 {
@@ -529,16 +539,10 @@ public sealed class RecipientSubscription : IDisposable
 
             if (fresh)
             {
-                return PassedOver(topic, partition, offset, mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)
-                    ? "holds another message of the same MPAN there (its fingerprint differs)"
-                    : "holds a message of another MPAN there");
+                return PassedOver(topic, partition, offset, target);
             }
         }
     }
-
-    /// <summary>Whether <paramref name="stamped"/> is the message a pointer with this MPAN key and fingerprint names.</summary>
-    private static bool IsPointedTo(StampedMessage stamped, ReadOnlyMemory<byte> mpan, ulong? fingerprint)
-        => (mpan.IsEmpty || System.Text.Ascii.Equals(mpan.Span, stamped.Mpan)) && (fingerprint is not { } expected || stamped.Fingerprint == expected);
 
     /// <summary>The stored record at <paramref name="offset"/>, or null when there is none (the embedded log refuses an offset outside the partition, JetStream finds none).</summary>
     private async ValueTask<ReadOnlyMemory<byte>?> ReadStoredAsync(string topic, int partition, long offset, CancellationToken cancellationToken)
@@ -557,13 +561,24 @@ public sealed class RecipientSubscription : IDisposable
     public static readonly TimeSpan MissingGrace = TimeSpan.FromSeconds(30);
 
     /// <summary>How many pointers this subscription passed over because the store does not hold their message (see <see cref="StampAsync"/>).</summary>
-    public long PointersPassedOver { get; private set; }
+    public long PointersPassedOver => _passedOver.Sum();
 
-    private StampedMessage? PassedOver(string topic, int partition, long offset, string why)
+    /// <summary>How many pointers this subscription passed over for finding <paramref name="target"/> at their place.</summary>
+    public long PointersPassedOverFinding(PointerTarget target) => _passedOver[(int)target];
+
+    private readonly long[] _passedOver = new long[Enum.GetValues<PointerTarget>().Length];
+
+    private StampedMessage? PassedOver(string topic, int partition, long offset, PointerTarget found)
     {
+        var why = found switch
+        {
+            PointerTarget.Missing => "holds no record there",
+            PointerTarget.OtherMpan => "holds a message of another MPAN there",
+            _ => "holds another message of the same MPAN there (its fingerprint differs)",
+        };
         _logger.LogWarning("Inbox {Inbox} points to {Topic}/{Partition}@{Offset}, but the store {Why}: passed over (the message, if stored elsewhere, has its own pointer)",
             InboxTopic, topic, partition, offset, why);
-        PointersPassedOver++;
+        _passedOver[(int)found]++;
         _missing = null;
         return null;
     }

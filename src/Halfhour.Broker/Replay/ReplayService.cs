@@ -92,7 +92,7 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
         position = Math.Max(position, range.Start);
         var messages = new List<byte[]>();
         var identities = new List<(string, string)>();
-        var lastSeen = new Dictionary<int, long>();
+        var replayed = new HashSet<(string InterfaceId, int Partition, long Offset)>(); // this page's messages, each replayed once
         var examined = 0;
         using var events = new StoredEventReader(_store);
         while (position < range.Next)
@@ -119,16 +119,15 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
                 }
 
                 var pointer = InboxPointer.Read(record.Value.Span);
-                if (lastSeen.TryGetValue(pointer.Partition, out var seen) && pointer.Offset <= seen)
+                if (replayed.Contains((pointer.InterfaceId, pointer.Partition, pointer.Offset)))
                 {
-                    continue; // a pointer written twice after a crash
+                    continue; // the same message's second pointer (each broker node's indexer writes one)
                 }
 
-                lastSeen[pointer.Partition] = pointer.Offset;
-                var stored = await events.ReadAsync(TopicLayout.InterfaceTopic(environment, pointer.InterfaceId), pointer.Partition, pointer.Offset, cancellationToken);
-                var message = stored is { } value ? StoredMessage.Read(value) : null;
+                var message = await ReadPointedToAsync(events, environment, dipId, pointer, record.Key, cancellationToken);
                 if (message is not null && Matches(message, query))
                 {
+                    replayed.Add((pointer.InterfaceId, pointer.Partition, pointer.Offset));
                     var (transactionId, bytes) = _stamper.Stamp(message, pointer.Partition, pointer.Offset, replay: true);
                     messages.Add(bytes);
                     identities.Add((transactionId, message.Mpan));
@@ -137,6 +136,26 @@ public sealed class ReplayService(IEventStore store, InterfaceCatalogue catalogu
         }
 
         return new ReplayPage(messages, null) { Identities = identities };
+    }
+
+    /// <summary>
+    /// The message <paramref name="pointer"/> names, when the store holds it there and it is routed to <paramref name="dipId"/>;
+    /// null otherwise. A place alone does not name a message for ever: after a nats-server 2.9 leader change the place can
+    /// hold another message, perhaps another party's, so the pointer's MPAN key and fingerprint decide
+    /// (<see cref="InboxPointer.Check"/>), as they do for a subscription, and the message's routing is checked as a replay by
+    /// transaction ID checks it.
+    /// </summary>
+    private static async Task<StoredMessage?> ReadPointedToAsync(StoredEventReader events, MarketEnvironment environment, string dipId, InboxPointer pointer,
+        ReadOnlyMemory<byte> mpanKey, CancellationToken cancellationToken)
+    {
+        if (await events.ReadAsync(TopicLayout.InterfaceTopic(environment, pointer.InterfaceId), pointer.Partition, pointer.Offset, cancellationToken) is not { } stored)
+        {
+            return null;
+        }
+
+        var message = StoredMessage.Read(stored);
+        var found = pointer.Fingerprint is null ? (ulong?)null : InboxPointer.FingerprintOf(stored.Span);
+        return InboxPointer.Check(mpanKey.Span, pointer.Fingerprint, message.Mpan, found) == PointerTarget.Named && message.IsRoutedTo(dipId) ? message : null;
     }
 
     private async Task<ReplayPage> ReplayByIdAsync(MarketEnvironment environment, string dipId, string interfaceId, ReplayQuery query, IReadOnlyList<string> ids, CancellationToken cancellationToken)

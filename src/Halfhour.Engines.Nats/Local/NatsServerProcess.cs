@@ -220,6 +220,34 @@ public sealed class NatsServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// SIGSTOPs the process: it holds its connections open and answers nothing, as a node frozen by its host (a long GC or
+    /// I/O stall, a paused VM) does; its replicas fall behind. <see cref="ResumeAsync"/> lets it go on.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("STOP", "== paused (SIGSTOP)");
+
+    /// <summary>SIGCONTs a process <see cref="PauseAsync"/> stopped.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT", "== resumed (SIGCONT)");
+
+    private async Task SignalAsync(string signal, string note)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            throw new InvalidOperationException($"nats-server {Name} is not running.");
+        }
+
+        // .NET sends only SIGKILL and SIGTERM; kill(1) sends the rest.
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            ?? throw new InvalidOperationException("kill did not start.");
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} of nats-server {Name} (pid {process.Id}) failed ({kill.ExitCode}).");
+        }
+
+        _output.Add(note);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

@@ -4,6 +4,7 @@ using Halfhour.Client.Signing;
 using Halfhour.Client.Transport;
 using Halfhour.Market.Participants;
 using Halfhour.Server.Credentials;
+using Halfhour.Server.Hosting;
 using Halfhour.Server.Participants;
 using Halfhour.Server.Problems;
 using Halfhour.Server.Sandbox;
@@ -25,6 +26,8 @@ internal static class OperatorEndpoints
         group.MapDelete("/participants/{environment}/{dipId}/certificates/{thumbprint}", RetireCertificate).WithSummary("Retire one certificate of a participant");
         group.MapGet("/runtime", () => TypedResults.Ok(RuntimeFigures.OfThisProcess()))
             .WithSummary("What the backbone's process has used since it started: CPU, bytes allocated, collections, thread pool (counters only grow)");
+        group.MapGet("/inbox-reading", (IServiceProvider services) => TypedResults.Ok(services.GetService<BackboneHost>()?.Current?.InboxReading()))
+            .WithSummary("What this node's inbox readers met of renumbered or dropped records since it started: re-reads, leases handed out again, pointers passed over by cause (counters only grow; null before the backbone is up)");
     }
 
     private static IResult List(ParticipantRegistry registry, string? environment)

@@ -2,10 +2,8 @@ using Halfhour.Broker.Delivery;
 using Halfhour.Broker.Messages;
 using Halfhour.Broker.Storage;
 using Halfhour.Broker.Tests.Support;
-using Halfhour.Broker.Topics;
 using Halfhour.Market.Catalogue;
-using Halfhour.Market.Consumption;
-using Halfhour.Market.Participants;
+using static Halfhour.Broker.Tests.Support.PointedMessages;
 
 namespace Halfhour.Broker.Tests.Delivery;
 
@@ -17,12 +15,6 @@ namespace Halfhour.Broker.Tests.Delivery;
 /// </summary>
 public abstract class RecipientSubscriptionTests(EngineKind engine)
 {
-    private const string Recipient = "1000000009";
-    private const string Mpan = "1012345678901";
-    private const MarketEnvironment Environment = MarketEnvironment.DEV;
-    private static readonly string Topic = TopicLayout.InterfaceTopic(Environment, "IF-021");
-    private static readonly string Inbox = TopicLayout.InboxTopic(Environment, Recipient, "IF-021");
-
     [Fact]
     public async Task A_message_pointed_to_only_after_a_later_message_of_its_partition_is_still_handed_out()
     {
@@ -84,6 +76,7 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
 
         Assert.Equal([offsets[0], offsets[2]], handedOut.Select(OffsetOf));
         Assert.Equal(1, subscription.PointersPassedOver);
+        Assert.Equal(1, subscription.PointersPassedOverFinding(PointerTarget.OtherMpan));
     }
 
     [Fact]
@@ -109,6 +102,7 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
 
         Assert.Equal(offsets, handedOut.Select(OffsetOf));
         Assert.Equal(1, subscription.PointersPassedOver);
+        Assert.Equal(1, subscription.PointersPassedOverFinding(PointerTarget.Missing));
     }
 
     [Fact]
@@ -132,6 +126,7 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
 
         Assert.Equal([offsets[0], offsets[2]], handedOut.Select(OffsetOf));
         Assert.Equal(1, subscription.PointersPassedOver);
+        Assert.Equal(1, subscription.PointersPassedOverFinding(PointerTarget.OtherMessage));
     }
 
     [Fact]
@@ -140,32 +135,12 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         await using var home = await EngineHome.CreateAsync(engine);
         await using var store = await home.OpenAsync();
         var offsets = await StoreMessagesAsync(store, 2);
-        await store.EnsureTopicAsync(new TopicSpec(Inbox, 1, TopicDurability.Derived));
-        foreach (var offset in offsets)
-        {
-            // The first format, byte for byte: interface ID length, interface ID, partition (u16 LE), offset (i64 LE).
-            var pointer = new byte[1 + 6 + 2 + 8];
-            pointer[0] = 6;
-            System.Text.Encoding.ASCII.GetBytes("IF-021", pointer.AsSpan(1));
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(pointer.AsSpan(9), offset);
-            await store.AppendAsync([new EventWrite(Inbox, 0, System.Text.Encoding.ASCII.GetBytes(Mpan), pointer)]);
-        }
+        await WriteFirstFormatPointersAsync(store, offsets);
 
         var handedOut = await FetchAllAsync(store);
 
         Assert.Equal(offsets, handedOut);
         Assert.Null(InboxPointer.Read((await StoredEventReader.ReadOneAsync(store, Inbox, 0, 0, CancellationToken.None))!).Fingerprint);
-    }
-
-    private static async Task<ulong[]> FingerprintsAsync(IEventStore store, IReadOnlyList<long> offsets)
-    {
-        var fingerprints = new ulong[offsets.Count];
-        for (var i = 0; i < offsets.Count; i++)
-        {
-            fingerprints[i] = await FingerprintAtAsync(store, offsets[i]) ?? throw new InvalidOperationException($"No record at {offsets[i]}.");
-        }
-
-        return fingerprints;
     }
 
     [Fact]
@@ -209,6 +184,7 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         var after = await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None);
 
         Assert.Equal([m[1]], after.Select(OffsetOf));
+        Assert.Equal(1, subscription.LeasesHandedOutAgain);
         await subscription.AckAsync([after[0].Receipt], CancellationToken.None);
         Assert.Empty(await subscription.FetchAsync(10, TimeSpan.Zero, CancellationToken.None));
         Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
@@ -241,59 +217,8 @@ public abstract class RecipientSubscriptionTests(EngineKind engine)
         Assert.Equal(0, await subscription.BacklogAsync(CancellationToken.None));
     }
 
-    /// <summary>The fingerprint of the record stored at <paramref name="offset"/>, or null when none is.</summary>
-    private static async Task<ulong?> FingerprintAtAsync(IEventStore store, long offset)
-    {
-        try
-        {
-            return await StoredEventReader.ReadOneAsync(store, Topic, 0, offset, CancellationToken.None) is { } stored ? InboxPointer.FingerprintOf(stored) : null;
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            return null; // the embedded log refuses an offset past the partition's end
-        }
-    }
-
-    private static async Task<long[]> StoreMessagesAsync(IEventStore store, int count)
-    {
-        await store.EnsureTopicAsync(new TopicSpec(Topic, 1));
-        var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 100, Seed = 3 }, new ConsumptionRoster(2, 2));
-        var writes = Enumerable.Range(0, count).Select(n => new EventWrite(Topic, 0, System.Text.Encoding.ASCII.GetBytes(Mpan), new StoredMessage
-        {
-            InterfaceId = "IF-021",
-            EventCode = "ActivePower",
-            AcceptedAt = DateTimeOffset.UtcNow,
-            SenderDipId = "2000000001",
-            SenderRole = "SDS",
-            SenderUniqueReference = $"ref-{n}",
-            Mpan = Mpan,
-            Always = [Recipient],
-            Body = builder.Build(n),
-        }.ToArray())).ToList();
-        return await store.AppendAsync(writes);
-    }
-
-    /// <summary>
-    /// Writes pointers to <paramref name="offsets"/>, each keyed, as the indexer keys it, by its message's MPAN (<paramref name="mpans"/>;
-    /// the messages' own by default) and carrying, as the indexer does, its record's fingerprint (<paramref name="fingerprints"/>; the
-    /// records' own by default).
-    /// </summary>
-    private static async Task WritePointersAsync(IEventStore store, IReadOnlyList<long> offsets, IReadOnlyList<string>? mpans = null,
-        IReadOnlyList<ulong>? fingerprints = null, string? inbox = null)
-    {
-        inbox ??= Inbox;
-        await store.EnsureTopicAsync(new TopicSpec(inbox, 1, TopicDurability.Derived));
-        for (var i = 0; i < offsets.Count; i++)
-        {
-            // One append per pointer, as the two indexers' appends interleave.
-            var key = System.Text.Encoding.ASCII.GetBytes(mpans?[i] ?? Mpan);
-            var fingerprint = fingerprints?[i] ?? await FingerprintAtAsync(store, offsets[i]) ?? 0; // none stored there (yet): any
-            await store.AppendAsync([new EventWrite(inbox, 0, key, new InboxPointer("IF-021", 0, offsets[i], fingerprint).ToArray())]);
-        }
-    }
-
     private static RecipientSubscription NewSubscription(IEventStore store, TimeProvider? time = null, StampedMessageCache? stamped = null)
-        => new(store, InterfaceCatalogue.Specification, Environment, Recipient, "IF-021", TimeSpan.FromMinutes(1), time ?? TimeProvider.System, stamped);
+        => new(store, InterfaceCatalogue.Specification, TestEnvironment, Recipient, "IF-021", TimeSpan.FromMinutes(1), time ?? TimeProvider.System, stamped);
 
     /// <summary>Everything the subscription hands out, in order, as event offsets.</summary>
     private static async Task<List<long>> FetchAllAsync(IEventStore store)

@@ -2,6 +2,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Halfhour.Broker.Delivery;
+using Halfhour.Client.Transport;
 using Halfhour.Engines.Nats;
 using Halfhour.Engines.Nats.Local;
 using Halfhour.Server.Tests.Backbone;
@@ -104,38 +106,44 @@ public sealed class HalfhourCluster : IAsyncLifetime
     /// Waits until every stream (topics, inboxes, buckets) has all its replicas current, so the next fault is a single
     /// one: a NATS node restarted a moment ago may still be catching up. (Its <c>/healthz</c> also waits for consumers,
     /// and a killed server's in-memory reader consumers stay assigned until reaped, which can take longer than a round.)
+    /// Returns what is still behind when the wait ends (empty: every replica caught up): nats-server 2.9.10's catch-up of a
+    /// replica can stall for good, a defect of the engine the caller works around (it skips a fault it cannot inject singly).
     /// </summary>
-    public async Task WaitReplicasCurrentAsync(TimeSpan timeout)
+    public async Task<IReadOnlyList<ReplicaLag>> WaitReplicasCurrentAsync(TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
         while (true)
         {
-            var behind = new List<string>();
+            var behind = new List<ReplicaLag>();
             try
             {
                 await using var connection = new NatsConnection(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] }.ToNatsOpts());
                 await foreach (var stream in new NatsJSContext(connection).ListStreamsAsync())
                 {
-                    if (stream.Info.Cluster is not { } peers || peers.Leader is null || peers.Replicas?.Any(r => !r.Current || r.Offline) != false)
+                    var name = stream.Info.Config.Name!;
+                    if (stream.Info.Cluster is not { Leader: not null } peers)
                     {
-                        behind.Add(stream.Info.Config.Name!);
+                        behind.Add(new ReplicaLag("(none)", name, "has no leader"));
+                        continue;
                     }
+
+                    behind.AddRange((peers.Replicas ?? []).Where(r => !r.Current || r.Offline)
+                        .Select(r => new ReplicaLag(r.Name, name, r.Offline ? "offline" : $"not current, {r.Lag} records behind")));
                 }
             }
             catch (NatsException e)
             {
-                behind.Add(e.Message);
+                behind.Add(new ReplicaLag("(cluster)", "(every stream)", $"not listed: {e.Message}"));
             }
 
             if (behind.Count == 0)
             {
-                await WaitCaughtUpAsync(TimeSpan.FromSeconds(60));
-                return;
+                return await WaitCaughtUpAsync(TimeSpan.FromSeconds(60));
             }
 
             if (DateTime.UtcNow >= until)
             {
-                throw new TimeoutException($"streams not current on every replica within {timeout}: {string.Join(", ", behind.Take(5))}");
+                return behind;
             }
 
             await Task.Delay(250);
@@ -157,8 +165,9 @@ public sealed class HalfhourCluster : IAsyncLifetime
     /// within <see cref="CatchUpSlack"/> (each node's <c>/jsz</c>): nats-server 2.9 reports a restarted replica current while its catch-up is
     /// stalled ("Catchup for stream … stalled"), and killing the leader then leaves no up-to-date quorum — a double fault.
     /// A node still behind after half the time is restarted once (as an operator would), which starts its catch-up anew.
+    /// Returns what is still behind when <paramref name="timeout"/> has passed (empty: every replica caught up).
     /// </summary>
-    private async Task WaitCaughtUpAsync(TimeSpan timeout)
+    private async Task<IReadOnlyList<ReplicaLag>> WaitCaughtUpAsync(TimeSpan timeout)
     {
         var targets = new Dictionary<string, ulong>(StringComparer.Ordinal);
         await using (var connection = new NatsConnection(new JetStreamStoreOptions { Urls = [.. Nats.Nodes.Where(n => n.IsRunning).Select(n => n.Url)] }.ToNatsOpts()))
@@ -197,7 +206,7 @@ public sealed class HalfhourCluster : IAsyncLifetime
 
             if (behind.Count == 0)
             {
-                return;
+                return [];
             }
 
             var waited = DateTime.UtcNow - started;
@@ -214,10 +223,31 @@ public sealed class HalfhourCluster : IAsyncLifetime
 
             if (waited > timeout)
             {
-                throw new TimeoutException($"replicas not caught up within {timeout}: {string.Join(", ", behind.Take(5).Select(b => $"{b.Node.Name} {b.Stream} at {b.Has} of {b.Wanted}"))}");
+                return [.. behind.Select(b => new ReplicaLag(b.Node.Name, b.Stream, $"at {b.Has} of {b.Wanted} ({b.Wanted - b.Has} behind) after {waited.TotalSeconds:F0} s"))];
             }
 
             await Task.Delay(250);
+        }
+    }
+
+    /// <summary>
+    /// A broker node's <see cref="InboxReadFigures"/> now (<c>GET /operator/inbox-reading</c>); null when it does not answer
+    /// (killed, starting) or its backbone is not up yet.
+    /// </summary>
+    public async Task<InboxReadFigures?> InboxReadingAsync(ServerProcess node)
+    {
+        var operatorKey = (await File.ReadAllTextAsync(Path.Combine(node.SandboxDirectory, "operator-api-key.txt"))).Trim();
+        using var client = CrashMarket.ConnectTo(node, Market.Participants[0]);
+        client.Timeout = TimeSpan.FromSeconds(2); // read just before a kill: a slow answer must not delay the fault
+        using var request = new HttpRequestMessage(HttpMethod.Get, "operator/inbox-reading") { Headers = { { OperatorClient.KeyHeader, operatorKey } } };
+        try
+        {
+            using var response = await client.SendAsync(request);
+            return response.IsSuccessStatusCode ? JsonSerializer.Deserialize<InboxReadFigures>(await response.Content.ReadAsStringAsync(), JsonSerializerOptions.Web) : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return null;
         }
     }
 
@@ -356,4 +386,14 @@ public sealed class HalfhourCluster : IAsyncLifetime
             }
         }
     }
+}
+
+/// <summary>A stream's replica behind its leader when a wait for catch-up ended: which NATS node, which stream, how far.</summary>
+/// <param name="Node">The nats-server's name (n1…n3).</param>
+/// <param name="Stream">The stream.</param>
+/// <param name="Behind">How far behind, as found.</param>
+public sealed record ReplicaLag(string Node, string Stream, string Behind)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Node} {Stream} {Behind}";
 }
