@@ -169,12 +169,14 @@ public sealed class OperatorEndpointTests(ServerFixture server) : IDisposable
         Assert.True(second.Gen0Collections >= first.Gen0Collections && second.Gen2Collections >= first.Gen2Collections);
     }
 
-    [Fact]
-    public async Task The_runtime_figures_are_refused_to_a_participants_key()
+    [Theory]
+    [InlineData("/operator/runtime")]
+    [InlineData("/operator/inbox-reading")]
+    public async Task The_runtime_and_inbox_reading_figures_are_refused_to_a_participants_key(string path)
     {
         using var client = OperatorClient(server, server.Participant(Role.SUP).ApiKey);
 
-        using var response = await client.GetAsync(new Uri("/operator/runtime", UriKind.Relative));
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden, "operator-key-refused");
     }
