@@ -523,12 +523,14 @@ public sealed class RecipientSubscription : IDisposable
 
             // Not cached (a recipient further behind than the cache holds, or a message accepted before a restart or by another
             // node): stamped again, and kept for those of the message's other recipients still to take it.
+            // Checked before it is stamped: a record that is not the pointer's message is passed over, not stamped for nothing.
             var message = StoredMessage.Read(stored);
-            var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
-            stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = InboxPointer.FingerprintOf(stored.Span) };
-            var target = InboxPointer.Check(mpan.Span, fingerprint, stamped.Mpan, stamped.Fingerprint);
+            var found = InboxPointer.FingerprintOf(stored.Span);
+            var target = InboxPointer.Check(mpan.Span, fingerprint, message.Mpan, found);
             if (target == PointerTarget.Named)
             {
+                var (transactionId, bytes) = _stamper.Stamp(message, partition, offset, replay: false);
+                stamped = new StampedMessage(transactionId, message.Mpan, bytes) { Fingerprint = found };
                 if (!cached)
                 {
                     _stamped.Restore(topic, partition, offset, stamped, StampedMessageCache.TakersOf(message));
@@ -560,7 +562,7 @@ public sealed class RecipientSubscription : IDisposable
     /// <summary>How long a pointer past the end of its partition is waited for before it is passed over as lost.</summary>
     public static readonly TimeSpan MissingGrace = TimeSpan.FromSeconds(30);
 
-    /// <summary>How many pointers this subscription passed over because the store does not hold their message (see <see cref="StampAsync"/>).</summary>
+    /// <summary>How many pointers this subscription passed over, whatever their place held instead of their message (see <see cref="StampAsync"/>).</summary>
     public long PointersPassedOver => _passedOver.Sum();
 
     /// <summary>How many pointers this subscription passed over for finding <paramref name="target"/> at their place.</summary>

@@ -37,14 +37,25 @@ internal sealed class WarmupGauge(OperatorClient operatorApi)
             }
             catch (HttpRequestException ex)
             {
-                _serverUnreadable = true;
-                Console.Error.WriteLine($"bench dip load: the backbone's runtime figures could not be read ({ex.Message}); the warm-up watches only the load generator.");
+                Unreadable(ex.Message);
+            }
+
+            if (server is { JitCompiledMethods: 0 })
+            {
+                server = null; // a running .NET process has compiled methods: a backbone that reports none predates the figure
+                Unreadable("it reports no compiling figures");
             }
         }
 
         var shares = (Share(_server, server), Share(_self, self));
         (_server, _self) = (server, self);
         return shares;
+    }
+
+    private void Unreadable(string why)
+    {
+        _serverUnreadable = true;
+        Console.Error.WriteLine($"bench dip load: the backbone's compiling figures could not be read ({why}); the warm-up watches only the load generator.");
     }
 
     /// <summary>Whether the server's figures could be read (a backbone without the operator endpoint is watched from this side only).</summary>
