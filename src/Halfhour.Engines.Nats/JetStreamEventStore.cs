@@ -7,6 +7,7 @@ using Halfhour.Broker.Cluster;
 using Halfhour.Engines.Nats.Cluster;
 using Halfhour.Engines.Nats.Cursors;
 using Halfhour.Engines.Nats.Streams;
+using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -71,6 +72,9 @@ public sealed class JetStreamEventStore : IEventStore
     private static readonly TimeSpan ConsumerBackoff = TimeSpan.FromSeconds(5);
 
     private long _consumersFailedUntil;
+    private long _consumerReads;
+    private long _consumerReadsRefused;
+    private readonly ILogger _log;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
     private readonly NatsJSContext _admin;
@@ -93,7 +97,11 @@ public sealed class JetStreamEventStore : IEventStore
         _naming = naming;
         _cursors = cursors;
         _leaderChanges = new LeaderChanges(connection);
+        _log = options.LoggerFactory.CreateLogger<JetStreamEventStore>();
     }
+
+    /// <summary>Partition reads that used a consumer, and those whose records the stream's leader did not hold so and were dropped.</summary>
+    public (long ConsumerReads, long Refused) ConsumerReadFigures => (Interlocked.Read(ref _consumerReads), Interlocked.Read(ref _consumerReadsRefused));
 
     /// <summary>
     /// Connects to the cluster, checks JetStream is enabled for the account, and opens (or creates) the
@@ -327,7 +335,9 @@ public sealed class JetStreamEventStore : IEventStore
     /// during a meta-leader election, made reads wait ~30 s for creates. A partition of a wider topic, whose records
     /// interleave with its siblings' (the stream is then remembered as sparse), is read a get at a time for its first
     /// <see cref="GetsBeforeConsumer"/> records, then with a consumer, whose creation costs several round trips (measured on
-    /// one node: about 5 ms a consumer read, 0.6 ms a get).
+    /// one node: about 5 ms a consumer read, 0.6 ms a get). A consumer reads its own node's copy of the stream, which after
+    /// a leader change need not be the leader's: its batch is kept only when the leader holds its first and last records
+    /// (<see cref="LeaderHoldsAsync"/>), else dropped (<see cref="ConsumerReadFigures"/>, a warning) and reads go by gets.
     /// </remarks>
     public async ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
     {
@@ -376,7 +386,7 @@ public sealed class JetStreamEventStore : IEventStore
         INatsJSConsumer consumer;
         try
         {
-            consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartSequence, next, default, cancellationToken);
+            consumer = await CreateReaderAsync(stream, subject, next, cancellationToken);
         }
         catch (NatsException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -388,6 +398,7 @@ public sealed class JetStreamEventStore : IEventStore
             return new JetStreamEventBatch(events, OffsetOf(next));
         }
 
+        var byGets = events.Count;
         try
         {
             var delivered = 0UL;
@@ -408,8 +419,45 @@ public sealed class JetStreamEventStore : IEventStore
             await DeleteQuietlyAsync(stream, consumer.Info.Name);
         }
 
-        return new JetStreamEventBatch(events, events[^1].Offset + 1);
+        Interlocked.Increment(ref _consumerReads);
+        if (events.Count > byGets && !await LeaderHoldsAsync(stream, subject, next, events, byGets, cancellationToken))
+        {
+            // The consumer served a copy of the stream that is not the leader's (see LeaderHoldsAsync): keep what the gets
+            // read, and read by gets only for a while, as after a failed create.
+            Interlocked.Increment(ref _consumerReadsRefused);
+            _log.LogWarning("A read of {Subject} by a consumer on {Node} returned offsets {First}-{Last}, which the stream's leader does not hold so; " +
+                "the {Count} records were dropped and reads use message gets for {Seconds} s", subject, consumer.Info.Cluster?.Leader ?? "?",
+                events[byGets].Offset, events[^1].Offset, events.Count - byGets, ConsumerBackoff.TotalSeconds);
+            events.RemoveRange(byGets, events.Count - byGets);
+            Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+        }
+
+        return new JetStreamEventBatch(events, events.Count > byGets ? events[^1].Offset + 1 : OffsetOf(next));
     }
+
+    /// <summary>
+    /// Whether the stream's leader holds what a consumer read, <paramref name="events"/> from <paramref name="start"/> on,
+    /// read from sequence <paramref name="from"/>: the subject's first record from there must be the consumer's first, and
+    /// its record at the consumer's last sequence the consumer's last, byte for byte (two gets, one round trip).
+    /// </summary>
+    /// <remarks>
+    /// nats-server 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c> shuffles
+    /// them), and the consumer delivers from that peer's own copy of the stream. Right after a leader change that copy can
+    /// differ from the leader's: a restarted peer replaying its log, or a replica whose catch-up stalled. The message gets
+    /// are answered by the leader alone. A copy that differs from some record on differs at the last one read, so the two
+    /// ends are enough to refuse such a batch; a copy that merely lags returns fewer records, which is a valid batch.
+    /// </remarks>
+    private async ValueTask<bool> LeaderHoldsAsync(string stream, string subject, ulong from, List<StoredEvent> events, int start, CancellationToken cancellationToken)
+    {
+        var first = GetNextAsync(stream, subject, from, cancellationToken).AsTask();
+        var last = GetNextAsync(stream, subject, SeqOf(events[^1].Offset), cancellationToken).AsTask();
+        await Task.WhenAll(first, last);
+        return Same(events[start], first.Result) && Same(events[^1], last.Result);
+    }
+
+    /// <summary>Whether <paramref name="leaders"/> is the record <paramref name="read"/>: same offset, same key, same bytes.</summary>
+    internal static bool Same(StoredEvent read, StoredEvent? leaders)
+        => leaders is { } held && held.Offset == read.Offset && held.Key.Span.SequenceEqual(read.Key.Span) && held.Value.Span.SequenceEqual(read.Value.Span);
 
     /// <inheritdoc />
     /// <remarks>
@@ -433,26 +481,40 @@ public sealed class JetStreamEventStore : IEventStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A binary search by the leader's message gets (2.9's get cannot search by time): about log2 of the partition's span
+    /// of sequence numbers, 24 gets for 16 million, tens of milliseconds. A consumer starting at the time would be one
+    /// request fewer, but it answers from its own node's copy of the stream, which after a leader change need not be the
+    /// leader's (see <see cref="LeaderHoldsAsync"/>). Like the server's own search, it takes records' times to rise with their
+    /// sequence numbers (the leader stamps them as it stores them).
+    /// </remarks>
     public async ValueTask<long> OffsetAtAsync(string topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
     {
         var stream = await RequireTopicAsync(topic, cancellationToken);
         var subject = _naming.SubjectOf(topic, partition);
-        // 2.9's message get cannot search by time; a consumer starting at the time finds the first record.
-        var consumer = await CreateReaderAsync(stream, subject, ConsumerConfigDeliverPolicy.ByStartTime, 0,
-            timestamp < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : timestamp, cancellationToken);
-        try
+        var range = await RangeAsync(topic, partition, cancellationToken);
+
+        // The first number whose next record of the subject is at or after the time (or has none): every number past it is one too.
+        var low = SeqOf(range.Start);
+        var high = SeqOf(range.Next);
+        StoredEvent? found = null;
+        while (low < high)
         {
-            await foreach (var msg in consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1 }, cancellationToken: cancellationToken))
+            var middle = low + ((high - low) / 2);
+            var record = await GetNextAsync(stream, subject, middle, cancellationToken);
+            if (record is null || record.Value.Timestamp >= timestamp)
             {
-                return OffsetOf(msg.Metadata!.Value.Sequence.Stream);
+                high = middle;
+                found = record;
+            }
+            else
+            {
+                low = Math.Min(high, SeqOf(record.Value.Offset + 1)); // no later than high: records stored since the range was taken
             }
         }
-        finally
-        {
-            await DeleteQuietlyAsync(stream, consumer.Info.Name);
-        }
 
-        return (await RangeAsync(topic, partition, cancellationToken)).Next;
+        // The search ends at the number whose next record it got last (found is always high's); none there: the partition's end.
+        return found?.Offset ?? range.Next;
     }
 
     /// <inheritdoc />
@@ -659,27 +721,19 @@ public sealed class JetStreamEventStore : IEventStore
     /// the plural filter_subjects, which would read every partition, so the filter is checked after
     /// creation. No acks, in memory, one replica: a reader's position is the caller's, not the server's.
     /// </summary>
-    private async ValueTask<INatsJSConsumer> CreateReaderAsync(string stream, string subject, ConsumerConfigDeliverPolicy policy, ulong startSeq,
-        DateTimeOffset startTime, CancellationToken cancellationToken)
+    private async ValueTask<INatsJSConsumer> CreateReaderAsync(string stream, string subject, ulong startSeq, CancellationToken cancellationToken)
     {
         var config = new ConsumerConfig
         {
             Name = ReaderName(),
             FilterSubject = subject,
-            DeliverPolicy = policy,
+            DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence,
+            OptStartSeq = startSeq,
             AckPolicy = ConsumerConfigAckPolicy.None,
             MemStorage = true,
             NumReplicas = 1,
             InactiveThreshold = ReaderInactiveThreshold,
         };
-        if (policy == ConsumerConfigDeliverPolicy.ByStartSequence)
-        {
-            config.OptStartSeq = startSeq;
-        }
-        else
-        {
-            config.OptStartTime = startTime;
-        }
 
         var consumer = await _calls.RunAsync("consumer create", stream, ct => _js.CreateOrUpdateConsumerAsync(stream, config, ct), cancellationToken);
         if (consumer.Info.Config.FilterSubject != subject)

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Halfhour.Broker.Storage;
 using Halfhour.Engines.Nats.Tests.Servers;
+using Halfhour.Engines.Nats.Tests.Support;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using Xunit.Abstractions;
@@ -51,13 +52,27 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
     /// </param>
     private async Task RunRoundAsync(int round, bool strictFollower)
     {
-        var options = fixture.NewStoreOptions();
+        // Each round starts on a whole, healthy cluster (a meta leader and every replica current), whatever an earlier round left.
+        foreach (var member in fixture.Cluster.Nodes)
+        {
+            if (!member.IsRunning)
+            {
+                output.WriteLine($"round {round}: {member.Name} was down; started again");
+                await member.StartAsync();
+            }
+
+            await member.WaitHealthyAsync();
+        }
+
+        var warnings = new WarningLog();
+        var options = fixture.NewStoreOptions() with { LoggerFactory = warnings };
         await using var store = await JetStreamEventStore.ConnectAsync(options);
         await store.EnsureTopicAsync(new TopicSpec(Topic, Partitions));
         using var stop = new CancellationTokenSource();
         var acknowledged = new ConcurrentQueue<(long Group, long[] Offsets)>();
         var lastAckAt = Stopwatch.StartNew();
         var failures = 0;
+        string? lastError = null;
 
         var writer = Task.Run(async () =>
         {
@@ -74,8 +89,9 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
                         lastAckAt.Restart();
                         break;
                     }
-                    catch (IOException)
+                    catch (IOException ex)
                     {
+                        lastError = ex.InnerException?.Message ?? ex.Message;
                         Interlocked.Increment(ref failures);
                         if (stop.IsCancellationRequested)
                         {
@@ -115,24 +131,45 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         var leader = await LeaderOfAsync(store.StreamOf(Topic), options);
         var node = fixture.Cluster.Node(leader);
-        var beforeKill = acknowledged.Count;
-        await node.KillAsync();
-        var killedAt = Stopwatch.StartNew();
-
-        // Appends resume on the surviving two nodes.
-        while (acknowledged.Count <= beforeKill + 1 && killedAt.Elapsed < ResumeBound)
+        TimeSpan resumedAfter;
+        try
         {
-            await Task.Delay(50);
-        }
+            var beforeKill = acknowledged.Count;
+            await node.KillAsync();
+            var killedAt = Stopwatch.StartNew();
 
-        var resumedAfter = killedAt.Elapsed;
-        Assert.True(acknowledged.Count > beforeKill + 1, $"no append was acknowledged within {ResumeBound} of killing leader {leader}");
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        await node.StartAsync();
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        await stop.CancelAsync();
-        await writer;
-        await reader;
+            // Appends resume on the surviving two nodes.
+            while (acknowledged.Count <= beforeKill + 1 && killedAt.Elapsed < ResumeBound)
+            {
+                await Task.Delay(50);
+            }
+
+            resumedAfter = killedAt.Elapsed;
+            if (acknowledged.Count <= beforeKill + 1)
+            {
+                foreach (var survivor in fixture.Cluster.Nodes.Where(n => n != node))
+                {
+                    output.WriteLine($"--- {survivor.Name} said:{Environment.NewLine}{survivor.RecentOutput}");
+                }
+
+                Assert.Fail($"no append was acknowledged within {ResumeBound} of killing leader {leader} ({failures} failed attempts); the writer's last error: {lastError}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        finally
+        {
+            // Restarted whatever happened, so a failed round leaves the next one a whole cluster.
+            if (!node.IsRunning)
+            {
+                await node.StartAsync();
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await stop.CancelAsync();
+            await writer;
+            await reader;
+        }
 
         // Every acknowledged group is there once, in order per partition, at the offsets acknowledged.
         var groups = acknowledged.ToArray();
@@ -153,6 +190,14 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
             // In order: the acknowledged keys appear in the partition in the order they were appended.
             var inOrder = stored.Select(s => s.Key).Where(expected.ToHashSet().Contains).ToList();
             Assert.True(expected.SequenceEqual(inOrder), $"partition {p}: acknowledged keys out of order, first difference at {FirstDifference(expected, inOrder)}");
+        }
+
+        // Reads the store refused (a consumer's copy of the stream that was not the leader's), and anything else it warned of.
+        var (consumerReads, refused) = store.ConsumerReadFigures;
+        output.WriteLine($"round {round}: {consumerReads} partition reads by consumer, {refused} refused; {warnings.Lines.Count} warnings");
+        foreach (var line in warnings.Lines.Where(l => l.Contains(nameof(JetStreamEventStore), StringComparison.Ordinal)))
+        {
+            output.WriteLine(line);
         }
 
         // The follower saw partition 0 without gaps or repeats, as far as it got.

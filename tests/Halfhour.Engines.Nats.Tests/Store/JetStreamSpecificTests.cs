@@ -138,6 +138,59 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
 
             Assert.Equal(writes.Where(w => w.Partition == partition).Select(w => w.Value).Skip(partition == 0 ? (int)from : 0), values);
         }
+
+        // The interleaved records past the first gets came from consumers, each batch checked against the leader's gets and
+        // kept: on one node the consumer reads the leader's own copy.
+        var (consumerReads, refused) = _store.ConsumerReadFigures;
+        Assert.True(consumerReads > 0, "reads of an interleaved partition past its first 16 records use a consumer");
+        Assert.Equal(0, refused);
+    }
+
+    [Fact]
+    public async Task The_offset_at_a_time_is_the_first_record_of_the_partition_stored_at_or_after_it()
+    {
+        // Two partitions side by side, written in bursts: many records share a time, and the partition's numbers have gaps.
+        const string Topic = "DEV.IF-026";
+        await _store.EnsureTopicAsync(new TopicSpec(Topic, 2));
+        for (var burst = 0; burst < 6; burst++)
+        {
+            await _store.AppendAsync([.. Enumerable.Range(0, 40).Select(n => new EventWrite(Topic, n % 2, Bytes("k"), Bytes($"{burst}-{n}")))]);
+            await Task.Delay(15);
+        }
+
+        // Each record as the leader's get gives it (a read's first record), so the times are the ones the search compares.
+        var records = new List<StoredEvent>();
+        for (var next = 0L; ;)
+        {
+            using var one = await _store.ReadAsync(Topic, 1, next, maxBytes: 1);
+            if (one.Events.Count == 0)
+            {
+                break;
+            }
+
+            records.Add(one.Events[0]);
+            next = one.Events[0].Offset + 1;
+        }
+
+        Assert.Equal(120, records.Count);
+        var range = await _store.RangeAsync(Topic, 1);
+        var times = records.Select(r => r.Timestamp).Distinct().ToList();
+        foreach (var time in times.Concat(times.Select(t => t.AddTicks(1))).Append(DateTimeOffset.UnixEpoch).Append(DateTimeOffset.UtcNow.AddMinutes(1)))
+        {
+            var expected = records.FirstOrDefault(r => r.Timestamp >= time) is { Value.Length: > 0 } first ? first.Offset : range.Next;
+            Assert.Equal(expected, await _store.OffsetAtAsync(Topic, 1, time));
+        }
+    }
+
+    [Fact]
+    public void A_consumer_record_is_the_leaders_only_with_the_same_offset_key_and_bytes()
+    {
+        var read = new StoredEvent(41, DateTimeOffset.UnixEpoch, Bytes("k1"), Bytes("g1973.p0"));
+        Assert.True(JetStreamEventStore.Same(read, read with { Timestamp = DateTimeOffset.UtcNow })); // times are not compared: a consumer and a get encode them differently
+        Assert.False(JetStreamEventStore.Same(read, null)); // the leader holds nothing there
+        Assert.False(JetStreamEventStore.Same(read, read with { Offset = 45 })); // the subject's record there is a later one
+        Assert.False(JetStreamEventStore.Same(read, read with { Value = Bytes("g1670.p0") }));
+        Assert.False(JetStreamEventStore.Same(read, read with { Key = Bytes("k2") }));
     }
 
     [Fact]
