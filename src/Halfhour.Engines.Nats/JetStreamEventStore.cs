@@ -443,9 +443,10 @@ public sealed class JetStreamEventStore : IEventStore
     /// <remarks>
     /// nats-server 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c> shuffles
     /// them), and the consumer delivers from that peer's own copy of the stream. Right after a leader change that copy can
-    /// differ from the leader's: a restarted peer replaying its log, or a replica whose catch-up stalled. The message gets
-    /// are answered by the leader alone. A copy that differs from some record on differs at the last one read, so the two
-    /// ends are enough to refuse such a batch; a copy that merely lags returns fewer records, which is a valid batch.
+    /// differ from the leader's: the failover soak met a consumer on the restarted old leader serving records at numbers
+    /// where the leader holds others. The message gets are answered by the leader alone. The copies seen differed from
+    /// some record on, so at the batch's last record too, and the two ends refuse such a batch; a copy differing only inside
+    /// a batch would pass (not seen). A copy that merely lags returns fewer records, which is a valid batch.
     /// </remarks>
     private async ValueTask<bool> LeaderHoldsAsync(string stream, string subject, ulong from, List<StoredEvent> events, int start, CancellationToken cancellationToken)
     {
@@ -482,39 +483,54 @@ public sealed class JetStreamEventStore : IEventStore
 
     /// <inheritdoc />
     /// <remarks>
-    /// A binary search by the leader's message gets (2.9's get cannot search by time): about log2 of the partition's span
-    /// of sequence numbers, 24 gets for 16 million, tens of milliseconds. A consumer starting at the time would be one
-    /// request fewer, but it answers from its own node's copy of the stream, which after a leader change need not be the
-    /// leader's (see <see cref="LeaderHoldsAsync"/>). Like the server's own search, it takes records' times to rise with their
-    /// sequence numbers (the leader stamps them as it stores them).
+    /// By the leader's message gets (2.9's get cannot search by time): the partition's first record, which answers a time
+    /// before it (a replay from the start, a restore whose window covers everything) in one get; its last, which answers a
+    /// time after it; between them a binary search, about log2 of the partition's span of sequence numbers (24 gets for 16
+    /// million). A consumer starting at the time would take fewer requests, but it answers from its own node's copy of the
+    /// stream, which after a leader change need not be the leader's (see <see cref="LeaderHoldsAsync"/>). Like the server's
+    /// own search, it takes records' times to rise with their sequence numbers (the leader stamps them as it stores them).
     /// </remarks>
     public async ValueTask<long> OffsetAtAsync(string topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
     {
         var stream = await RequireTopicAsync(topic, cancellationToken);
         var subject = _naming.SubjectOf(topic, partition);
-        var range = await RangeAsync(topic, partition, cancellationToken);
+        if (await GetNextAsync(stream, subject, 1, cancellationToken) is not { } first)
+        {
+            return (await RangeAsync(topic, partition, cancellationToken)).Next; // empty
+        }
 
-        // The first number whose next record of the subject is at or after the time (or has none): every number past it is one too.
-        var low = SeqOf(range.Start);
-        var high = SeqOf(range.Next);
-        StoredEvent? found = null;
+        if (first.Timestamp >= timestamp)
+        {
+            return first.Offset;
+        }
+
+        var last = await GetAsync(stream, new StreamMsgGetRequest { LastBySubj = subject }, cancellationToken) ?? first;
+        if (last.Timestamp < timestamp)
+        {
+            return last.Offset + 1;
+        }
+
+        // The first number whose next record of the subject is at or after the time: every number past it is one too. The
+        // answer lies after the first record and at or before the last.
+        var low = SeqOf(first.Offset + 1);
+        var high = SeqOf(last.Offset);
+        var found = last; // always the next record at high
         while (low < high)
         {
             var middle = low + ((high - low) / 2);
-            var record = await GetNextAsync(stream, subject, middle, cancellationToken);
-            if (record is null || record.Value.Timestamp >= timestamp)
+            var record = await GetNextAsync(stream, subject, middle, cancellationToken) ?? last;
+            if (record.Timestamp >= timestamp)
             {
                 high = middle;
                 found = record;
             }
             else
             {
-                low = Math.Min(high, SeqOf(record.Value.Offset + 1)); // no later than high: records stored since the range was taken
+                low = SeqOf(record.Offset + 1);
             }
         }
 
-        // The search ends at the number whose next record it got last (found is always high's); none there: the partition's end.
-        return found?.Offset ?? range.Next;
+        return found.Offset;
     }
 
     /// <inheritdoc />
