@@ -84,7 +84,8 @@ public sealed class Backbone : IAsyncDisposable
         Indexer = new InboxIndexer(store, loggers.CreateLogger<InboxIndexer>());
         Appointments = new AppointmentKeeper(directory, options.Time);
         ISenderReferences references = options.Cluster is { } cluster ? new SharedSenderReferences(References, cluster.Claims, options.Time) : References;
-        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, references, Audit, options.Time);
+        Publisher = new PublishPipeline(store, Layout, catalogue, validator, new MessageGate(catalogue, directory), Appointments, references, Audit, options.Time,
+            loggers.CreateLogger<PublishPipeline>());
         Publisher.Accepted += OnAccepted;
         Publisher.Delivery = (_stamped, new MessageStamper(catalogue));
         Publisher.Handoff = Indexer.Handoff;

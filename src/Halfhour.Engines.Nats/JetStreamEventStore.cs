@@ -233,26 +233,35 @@ public sealed class JetStreamEventStore : IEventStore
             Compression = spec.Compressed ? StreamConfigCompression.S2 : StreamConfigCompression.None,
         };
 
-        StreamInfo info;
+        // Asked again while unanswered (a busy or electing meta layer), as every read is; a create of the same configuration
+        // is answered alike however often it arrives. Still unanswered: an IOException, which a publish answers as "retry".
         try
         {
-            info = (await _admin.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
-            // An existing topic keeps its partition count; but it must be this topic's stream.
-            StreamConfigCheck.Require(info.Config.Subjects?.Contains(_naming.WildcardOf(spec.Name)) == true, name, "subjects",
-                _naming.WildcardOf(spec.Name), string.Join(',', info.Config.Subjects ?? []));
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
+            StreamInfo info;
             try
             {
-                info = (await _admin.CreateStreamAsync(wanted, cancellationToken)).Info;
+                info = await StreamInfoAsync(name, cancellationToken);
+                // An existing topic keeps its partition count; but it must be this topic's stream.
+                StreamConfigCheck.Require(info.Config.Subjects?.Contains(_naming.WildcardOf(spec.Name)) == true, name, "subjects",
+                    _naming.WildcardOf(spec.Name), string.Join(',', info.Config.Subjects ?? []));
             }
-            catch (NatsJSApiException race) when (race.Error.ErrCode == 10058) // created meanwhile by another broker node
+            catch (NatsJSApiException ex) when (ex.Error.Code == 404)
             {
-                info = (await _admin.GetStreamAsync(name, cancellationToken: cancellationToken)).Info;
-            }
+                try
+                {
+                    info = (await _calls.RetryAsync("stream create", name, ct => _admin.CreateStreamAsync(wanted, ct), cancellationToken)).Info;
+                }
+                catch (NatsJSApiException race) when (race.Error.ErrCode == 10058) // created meanwhile by another broker node
+                {
+                    info = await StreamInfoAsync(name, cancellationToken);
+                }
 
-            StreamConfigCheck.Verify(wanted, info.Config);
+                StreamConfigCheck.Verify(wanted, info.Config);
+            }
+        }
+        catch (NatsException ex) when (ex is not NatsJSApiException api || api.Error.Code == 503) // no answer, or "JetStream system temporarily unavailable"
+        {
+            throw new IOException($"JetStream did not answer for the stream of topic '{spec.Name}' ({ex.Message}); nothing was stored. Retry.", ex);
         }
 
         _topics[spec.Name] = true;

@@ -13,6 +13,8 @@ using Halfhour.Market.Envelope;
 using Halfhour.Market.Participants;
 using Halfhour.Market.Routing;
 using Halfhour.Market.Validation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Halfhour.Broker.Publishing;
 
@@ -28,6 +30,7 @@ namespace Halfhour.Broker.Publishing;
 public sealed class PublishPipeline
 {
     private readonly IEventStore _store;
+    private readonly ILogger _logger;
     private readonly TopicLayout _layout;
     private readonly InterfaceCatalogue _catalogue;
     private readonly IMessageValidator _validator;
@@ -40,8 +43,9 @@ public sealed class PublishPipeline
 
     /// <summary>Creates the pipeline over its parts.</summary>
     public PublishPipeline(IEventStore store, TopicLayout layout, InterfaceCatalogue catalogue, IMessageValidator validator, MessageGate gate,
-        AppointmentKeeper appointments, ISenderReferences references, AuditTrail audit, TimeProvider time)
+        AppointmentKeeper appointments, ISenderReferences references, AuditTrail audit, TimeProvider time, ILogger<PublishPipeline>? logger = null)
     {
+        _logger = logger ?? (ILogger)NullLogger.Instance;
         _audit = audit;
         _store = store;
         _layout = layout;
@@ -254,36 +258,39 @@ public sealed class PublishPipeline
 
         var storedForms = ArrayPool<byte>.Shared.Rent(storedBytes);
         var written = 0;
-        for (var k = 0; k < pending.Count; k++)
-        {
-            var message = pending[k].Stored;
-            if (message is null)
-            {
-                continue;
-            }
-
-            var topic = TopicLayout.InterfaceTopic(caller.Environment, message.InterfaceId);
-            await EnsureTopicAsync(topic, cancellationToken);
-            partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
-            recipientsOf[writes.Count] = AllRecipients(message);
-            var length = message.WriteTo(storedForms.AsSpan(written));
-            writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), storedForms.AsMemory(written, length),
-                IdempotencyKeyOf(environment, message)));
-            written += length;
-        }
-
-        // The audit record rides in the same append as the messages it describes: no extra commit.
-        var stored = writes.Count;
-        await _audit.EnsureAsync(cancellationToken);
-        writes.Add(AuditTrail.ToWrite(new AuditEntry(at, AuditAction.Published, caller.DipId, caller.Environment.ToString(), channel,
-            $"{results.Length} messages: {stored} stored, {pending.Count - stored} repeated in the batch, {CountRejected(results)} rejected or duplicates")));
-
         long[] offsets = [];
         string?[] transactionIds = [];
         Exception? failure = null;
-        var handoff = Handoff?.Begin(writes);
+        AppendHandoff.PendingHandoff? handoff = null;
         try
         {
+            // Topics are made on first use: a shared store that does not answer then fails the batch like a failed append
+            // (nothing stored, the sender told to retry), not as an internal error.
+            for (var k = 0; k < pending.Count; k++)
+            {
+                var message = pending[k].Stored;
+                if (message is null)
+                {
+                    continue;
+                }
+
+                var topic = TopicLayout.InterfaceTopic(caller.Environment, message.InterfaceId);
+                await EnsureTopicAsync(topic, cancellationToken);
+                partitions[k] = _layout.PartitionOf(message.Mpan, message.SenderDipId);
+                recipientsOf[writes.Count] = AllRecipients(message);
+                var length = message.WriteTo(storedForms.AsSpan(written));
+                writes.Add(new EventWrite(topic, partitions[k], System.Text.Encoding.ASCII.GetBytes(message.Mpan), storedForms.AsMemory(written, length),
+                    IdempotencyKeyOf(environment, message)));
+                written += length;
+            }
+
+            // The audit record rides in the same append as the messages it describes: no extra commit.
+            var stored = writes.Count;
+            await _audit.EnsureAsync(cancellationToken);
+            writes.Add(AuditTrail.ToWrite(new AuditEntry(at, AuditAction.Published, caller.DipId, caller.Environment.ToString(), channel,
+                $"{results.Length} messages: {stored} stored, {pending.Count - stored} repeated in the batch, {CountRejected(results)} rejected or duplicates")));
+
+            handoff = Handoff?.Begin(writes);
             // Not cancellable once started: a half-answered batch would leave the sender unsure what was stored.
             offsets = await _store.AppendAsync(writes, CancellationToken.None);
             // Stamped before the hand-off: the indexer writes inbox pointers as soon as it has the events, and a recipient
@@ -301,6 +308,8 @@ public sealed class PublishPipeline
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectDisposedException)
         {
             failure = ex;
+            _logger.LogWarning("A batch of {Count} messages from {Sender} on {Channel} was not stored ({Error}: {Message}); the sender was told to retry",
+                pending.Count, caller.DipId, channel, ex.GetType().Name, ex.Message);
         }
         finally
         {

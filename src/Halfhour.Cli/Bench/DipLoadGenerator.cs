@@ -140,7 +140,9 @@ internal static class DipLoadGenerator
 
             Console.Out.WriteLine($"bench dip: warmed up with {warmupEnd - plan.First:N0} messages; compiling took {shares.Server:P1} of the server's CPU " +
                 $"and {shares.Self:P1} of the load generator's over the last {WarmupGauge.RoundMessages:N0}" +
-                (WarmupGauge.Settled(shares, gauge.ServerReadable) ? "." : $" (not settled within {WarmupGauge.MaxRounds} rounds: measured anyway)."));
+                (WarmupGauge.Settled(shares, gauge.ServerReadable) ? "."
+                    : run.FirstError is not null ? $" (stopped by an error: {run.FirstError})."
+                    : $" (not settled within {WarmupGauge.MaxRounds} rounds: measured anyway)."));
         }
 
         // The measured phase starts once the warm-up's copies are delivered, so the CPU measured from then on (both

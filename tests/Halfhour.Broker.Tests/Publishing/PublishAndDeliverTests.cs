@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Halfhour.Broker.Replay;
+using Halfhour.Broker.Storage;
 using Halfhour.Broker.Tests.Support;
 using Halfhour.Market.Validation;
 
@@ -33,6 +34,43 @@ public abstract class PublishAndDeliverTests(EngineKind engine)
             Assert.Equal(got[0].TransactionId, (string?)d0["transactionID"]);
             Assert.Equal("PUB-021", (string?)d0["publicationID"]);
             Assert.False((bool)d0["replayIndicator"]!);
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_whose_topic_the_store_cannot_make_now_is_answered_storage_unavailable_and_its_retry_is_accepted()
+    {
+        // A shared store's meta layer busy or electing: making (or confirming) the interface topic gets no answer.
+        UnansweredTopics? store = null;
+        await using var f = await BrokerFixture.StartAsync(engine, wrap: inner => store = new UnansweredTopics(inner));
+        var numbers = FromOneSender(f, 3);
+        var sender = f.SenderOf(numbers[0]);
+        store!.Unanswered = 1;
+
+        var refused = await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers));
+        Assert.All(refused.Messages, m => Assert.Equal(MessageCode.StorageUnavailable, m.Code));
+        Assert.Equal(0, store.Unanswered);
+
+        // Nothing was stored and no reference kept: the sender's retry is accepted as new, and delivered once.
+        var retried = await f.Backbone.Publisher.PublishAsync(sender, "IF-021", f.Batch(numbers));
+        Assert.All(retried.Messages, m => Assert.Equal(MessageCode.Success, m.Code));
+        var got = await FetchAllAsync(f.Backbone.Subscription(BrokerFixture.Environment, f.Roster.LoadShaping, "IF-021"), numbers.Length);
+        Assert.Equal(retried.Messages.Select(m => m.TransactionId).Order(), got.Select(d => d.TransactionId).Order());
+    }
+
+    private sealed class UnansweredTopics(IEventStore inner) : DelegatingEventStore(inner)
+    {
+        public int Unanswered { get; set; }
+
+        public override ValueTask EnsureTopicAsync(TopicSpec spec, CancellationToken cancellationToken = default)
+        {
+            if (spec.Name.EndsWith(".IF-021", StringComparison.Ordinal) && Unanswered > 0)
+            {
+                Unanswered--;
+                throw new IOException($"No answer making {spec.Name}.");
+            }
+
+            return base.EnsureTopicAsync(spec, cancellationToken);
         }
     }
 

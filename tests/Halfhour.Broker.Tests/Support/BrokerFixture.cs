@@ -20,6 +20,9 @@ public sealed class BrokerFixture : IAsyncDisposable
         Participants = participants;
     }
 
+    private Func<IEventStore, IEventStore>? _wrap;
+    private IEventStore? _wrapped; // the store under a wrapper, which the backbone does not close
+
     public EngineHome Home { get; }
 
     public ConsumptionRoster Roster { get; }
@@ -32,12 +35,15 @@ public sealed class BrokerFixture : IAsyncDisposable
 
     public static MarketEnvironment Environment => MarketEnvironment.DEV;
 
-    public static async Task<BrokerFixture> StartAsync(EngineKind engine, BackboneOptions? options = null)
+    /// <param name="engine">The store's engine.</param>
+    /// <param name="options">The backbone's options.</param>
+    /// <param name="wrap">Wraps the store the backbone runs on (a test's faults), at every open.</param>
+    public static async Task<BrokerFixture> StartAsync(EngineKind engine, BackboneOptions? options = null, Func<IEventStore, IEventStore>? wrap = null)
     {
         var home = await EngineHome.CreateAsync(engine);
         var roster = new ConsumptionRoster(suppliers: 6, dataServices: 4);
         var builder = new ConsumptionMessageBuilder(new ConsumptionMessageOptions { Environment = Environment, MeteringPoints = 5_000, Seed = 7 }, roster);
-        var fixture = new BrokerFixture(home, roster, builder, new ParticipantDirectory(roster.Participants(Environment)));
+        var fixture = new BrokerFixture(home, roster, builder, new ParticipantDirectory(roster.Participants(Environment))) { _wrap = wrap };
         await fixture.OpenAsync(options);
         return fixture;
     }
@@ -48,7 +54,7 @@ public sealed class BrokerFixture : IAsyncDisposable
     /// </summary>
     public async Task RestartAsync(BackboneOptions? options = null, Func<IEventStore, Task>? whileDown = null)
     {
-        await Backbone.DisposeAsync();
+        await CloseAsync();
         if (whileDown is not null)
         {
             await using var store = await Home.OpenAsync();
@@ -87,13 +93,23 @@ public sealed class BrokerFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Backbone.DisposeAsync();
+        await CloseAsync();
         await Home.DisposeAsync();
+    }
+
+    private async Task CloseAsync()
+    {
+        await Backbone.DisposeAsync();
+        if (_wrapped is not null)
+        {
+            await _wrapped.DisposeAsync();
+        }
     }
 
     private async Task OpenAsync(BackboneOptions? options)
     {
         var store = await Home.OpenAsync();
-        Backbone = await Backbone.StartAsync(store, options ?? new BackboneOptions(), Participants, NullLoggerFactory.Instance);
+        _wrapped = _wrap is null ? null : store;
+        Backbone = await Backbone.StartAsync(_wrap?.Invoke(store) ?? store, options ?? new BackboneOptions(), Participants, NullLoggerFactory.Instance);
     }
 }

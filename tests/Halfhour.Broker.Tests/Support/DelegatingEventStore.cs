@@ -15,7 +15,7 @@ public abstract class DelegatingEventStore(IEventStore inner) : IEventStore
 
     public virtual long TailEpoch(string topic) => Inner.TailEpoch(topic);
 
-    public ValueTask EnsureTopicAsync(TopicSpec spec, CancellationToken cancellationToken = default) => Inner.EnsureTopicAsync(spec, cancellationToken);
+    public virtual ValueTask EnsureTopicAsync(TopicSpec spec, CancellationToken cancellationToken = default) => Inner.EnsureTopicAsync(spec, cancellationToken);
 
     public ValueTask<long[]> AppendAsync(IReadOnlyList<EventWrite> writes, CancellationToken cancellationToken = default) => Inner.AppendAsync(writes, cancellationToken);
 
