@@ -74,6 +74,7 @@ public sealed class JetStreamEventStore : IEventStore
     private long _consumersFailedUntil;
     private long _consumerReads;
     private long _consumerReadsRefused;
+    private long _consumersOffLeader;
     private readonly ILogger _log;
     private readonly NatsConnection _connection;
     private readonly NatsJSContext _js;
@@ -100,8 +101,12 @@ public sealed class JetStreamEventStore : IEventStore
         _log = options.LoggerFactory.CreateLogger<JetStreamEventStore>();
     }
 
-    /// <summary>Partition reads that used a consumer, and those whose records the stream's leader did not hold so and were dropped.</summary>
-    public (long ConsumerReads, long Refused) ConsumerReadFigures => (Interlocked.Read(ref _consumerReads), Interlocked.Read(ref _consumerReadsRefused));
+    /// <summary>
+    /// Partition reads that used a consumer; consumers not read because 2.9 placed them off the stream's leader; and consumer
+    /// batches dropped because the leader did not hold their first and last records so.
+    /// </summary>
+    public (long ConsumerReads, long OffLeader, long Refused) ConsumerReadFigures
+        => (Interlocked.Read(ref _consumerReads), Interlocked.Read(ref _consumersOffLeader), Interlocked.Read(ref _consumerReadsRefused));
 
     /// <summary>
     /// Connects to the cluster, checks JetStream is enabled for the account, and opens (or creates) the
@@ -393,9 +398,13 @@ public sealed class JetStreamEventStore : IEventStore
         }
 
         INatsJSConsumer consumer;
+        string? leader;
         try
         {
+            // The stream's leader, asked beside the create: the consumer must be on it (see below).
+            var leaderAnswer = StreamInfoAsync(stream, cancellationToken).AsTask();
             consumer = await CreateReaderAsync(stream, subject, next, cancellationToken);
+            leader = (await leaderAnswer).Cluster?.Leader;
         }
         catch (NatsException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -404,6 +413,17 @@ public sealed class JetStreamEventStore : IEventStore
             // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read; and for a
             // while reads do not try a consumer, so each does not wait out a request timeout first.
             Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+            return new JetStreamEventBatch(events, OffsetOf(next));
+        }
+
+        // 2.9 places a one-replica consumer on any of the stream's peers and it reads that peer's own copy, which after a
+        // leader change can hold other records at the same numbers, inside a batch as well as at its ends: a consumer not on
+        // the leader is not read (the next read creates another), and one that is has its batch's ends checked all the same,
+        // as the leader may have changed since.
+        if (leader is not null && consumer.Info.Cluster?.Leader is { } node && node != leader)
+        {
+            await DeleteQuietlyAsync(stream, consumer.Info.Name);
+            Interlocked.Increment(ref _consumersOffLeader);
             return new JetStreamEventBatch(events, OffsetOf(next));
         }
 

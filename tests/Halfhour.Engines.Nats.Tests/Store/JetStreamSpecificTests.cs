@@ -141,8 +141,9 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
 
         // The interleaved records past the first gets came from consumers, each batch checked against the leader's gets and
         // kept: on one node the consumer reads the leader's own copy.
-        var (consumerReads, refused) = _store.ConsumerReadFigures;
+        var (consumerReads, offLeader, refused) = _store.ConsumerReadFigures;
         Assert.True(consumerReads > 0, "reads of an interleaved partition past its first 16 records use a consumer");
+        Assert.Equal(0, offLeader);
         Assert.Equal(0, refused);
     }
 
