@@ -66,8 +66,9 @@ public sealed class JetStreamEventStore : IEventStore
     private static readonly TimeSpan SignalSettleTime = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// After a consumer could not be created, reads use gets only for this long: long enough that a burst of reads
-    /// does not each wait out a request timeout, short enough that reads are fast again soon after the cluster heals.
+    /// After a consumer could not be created, or served a batch the leader does not hold so, reads use gets only for this
+    /// long: long enough that a burst of reads does not each wait out a request timeout (or meet the same copy), short
+    /// enough that reads are fast again soon after the cluster heals.
     /// </summary>
     private static readonly TimeSpan ConsumerBackoff = TimeSpan.FromSeconds(5);
 
@@ -350,8 +351,9 @@ public sealed class JetStreamEventStore : IEventStore
     /// interleave with its siblings' (the stream is then remembered as sparse), is read a get at a time for its first
     /// <see cref="GetsBeforeConsumer"/> records, then with a consumer, whose creation costs several round trips (measured on
     /// one node: about 5 ms a consumer read, 0.6 ms a get). A consumer reads its own node's copy of the stream, which after
-    /// a leader change need not be the leader's: its batch is kept only when the leader holds its first and last records
-    /// (<see cref="LeaderHoldsAsync"/>), else dropped (<see cref="ConsumerReadFigures"/>, a warning) and reads go by gets.
+    /// a leader change need not be the leader's: a consumer is read only when it was placed on the stream's leader, and its
+    /// batch is kept only when the leader holds its first and last records (<see cref="LeaderHoldsAsync"/>), else dropped
+    /// (<see cref="ConsumerReadFigures"/>, a warning) and reads go by gets.
     /// </remarks>
     public async ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
     {
@@ -397,17 +399,20 @@ public sealed class JetStreamEventStore : IEventStore
             return new JetStreamEventBatch(events, OffsetOf(next)); // consumers failing just now: gets only, no wait for a timeout
         }
 
-        INatsJSConsumer consumer;
-        string? leader;
+        // The stream's leader, asked beside the create: the consumer must be on it (see below).
+        var created = CreateReaderAsync(stream, subject, next, cancellationToken).AsTask();
+        var streamInfo = StreamInfoAsync(stream, cancellationToken).AsTask();
         try
         {
-            // The stream's leader, asked beside the create: the consumer must be on it (see below).
-            var leaderAnswer = StreamInfoAsync(stream, cancellationToken).AsTask();
-            consumer = await CreateReaderAsync(stream, subject, next, cancellationToken);
-            leader = (await leaderAnswer).Cluster?.Leader;
+            await Task.WhenAll(created, streamInfo);
         }
         catch (NatsException) when (!cancellationToken.IsCancellationRequested)
         {
+            if (created.IsCompletedSuccessfully)
+            {
+                await DeleteQuietlyAsync(stream, created.Result.Info.Name);
+            }
+
             // Creating a consumer needs the meta leader and a live peer to place it on; after a node's death on 2.9 it
             // can time out for a long while, although the stream's leader answers gets. The records read so far are a
             // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read; and for a
@@ -420,7 +425,8 @@ public sealed class JetStreamEventStore : IEventStore
         // leader change can hold other records at the same numbers, inside a batch as well as at its ends: a consumer not on
         // the leader is not read (the next read creates another), and one that is has its batch's ends checked all the same,
         // as the leader may have changed since.
-        if (leader is not null && consumer.Info.Cluster?.Leader is { } node && node != leader)
+        var consumer = created.Result;
+        if (IsOffLeader(streamInfo.Result.Cluster?.Leader, consumer.Info.Cluster?.Leader))
         {
             await DeleteQuietlyAsync(stream, consumer.Info.Name);
             Interlocked.Increment(ref _consumersOffLeader);
@@ -473,9 +479,11 @@ public sealed class JetStreamEventStore : IEventStore
     /// nats-server 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c> shuffles
     /// them), and the consumer delivers from that peer's own copy of the stream. Right after a leader change that copy can
     /// differ from the leader's: the failover soak met a consumer on the restarted old leader serving records at numbers
-    /// where the leader holds others. The message gets are answered by the leader alone. The copies seen differed from
-    /// some record on, so at the batch's last record too, and the two ends refuse such a batch; a copy differing only inside
-    /// a batch would pass (not seen). A copy that merely lags returns fewer records, which is a valid batch.
+    /// where the leader holds others. The message gets are answered by the leader alone. Most copies seen differed from
+    /// some record on, so at the batch's last record too, and the two ends refuse such a batch; one differing only inside a
+    /// batch would pass (a soak round met what looks like it), which is why <see cref="ReadAsync"/> reads a consumer only on
+    /// the leader and this check remains for a leader that changed meanwhile. A copy that merely lags returns fewer
+    /// records, which is a valid batch.
     /// </remarks>
     private async ValueTask<bool> LeaderHoldsAsync(string stream, string subject, ulong from, List<StoredEvent> events, int start, CancellationToken cancellationToken)
     {
@@ -484,6 +492,13 @@ public sealed class JetStreamEventStore : IEventStore
         await Task.WhenAll(first, last);
         return Same(events[start], first.Result) && Same(events[^1], last.Result);
     }
+
+    /// <summary>
+    /// Whether a consumer placed on <paramref name="consumerNode"/> is off the stream's <paramref name="streamLeader"/>. A single
+    /// server reports neither (no cluster): its consumers read the one copy there is.
+    /// </summary>
+    internal static bool IsOffLeader(string? streamLeader, string? consumerNode)
+        => streamLeader is not null && consumerNode is not null && !string.Equals(consumerNode, streamLeader, StringComparison.Ordinal);
 
     /// <summary>Whether <paramref name="leaders"/> is the record <paramref name="read"/>: same offset, same key, same bytes.</summary>
     internal static bool Same(StoredEvent read, StoredEvent? leaders)
@@ -505,10 +520,13 @@ public sealed class JetStreamEventStore : IEventStore
             return new PartitionRange(first.Offset, Math.Max(first.Offset, last?.Offset ?? first.Offset) + 1);
         }
 
-        var state = (await StreamInfoAsync(stream, cancellationToken)).State;
-        var empty = Math.Max(0, OffsetOf(state.FirstSeq));
+        var empty = await EmptyPartitionAtAsync(stream, cancellationToken);
         return new PartitionRange(empty, empty);
     }
+
+    /// <summary>Where a partition holding no record is: the stream's first offset, a bound no later record can be below.</summary>
+    private async ValueTask<long> EmptyPartitionAtAsync(string stream, CancellationToken cancellationToken)
+        => Math.Max(0, OffsetOf((await StreamInfoAsync(stream, cancellationToken)).State.FirstSeq));
 
     /// <inheritdoc />
     /// <remarks>
@@ -525,7 +543,7 @@ public sealed class JetStreamEventStore : IEventStore
         var subject = _naming.SubjectOf(topic, partition);
         if (await GetNextAsync(stream, subject, 1, cancellationToken) is not { } first)
         {
-            return (await RangeAsync(topic, partition, cancellationToken)).Next; // empty
+            return await EmptyPartitionAtAsync(stream, cancellationToken);
         }
 
         if (first.Timestamp >= timestamp)

@@ -68,7 +68,6 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
         await store.EnsureTopicAsync(new TopicSpec(Topic, Partitions));
         using var stop = new CancellationTokenSource();
         var acknowledged = new ConcurrentQueue<(long Group, long[] Offsets)>();
-        var lastAckAt = Stopwatch.StartNew();
         var failures = 0;
         string? lastError = null;
 
@@ -84,7 +83,6 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
                         // As the broker's sender does: a failed group is retried with the same keys.
                         var offsets = await store.AppendAsync(writes);
                         acknowledged.Enqueue((group, offsets));
-                        lastAckAt.Restart();
                         break;
                     }
                     catch (IOException ex)
@@ -182,16 +180,15 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
                 var missing = groups.Where(g => !offsetOf.ContainsKey(KeyOf(g.Group, p))).ToList();
                 if (missing.Count > 0)
                 {
-                    using var probe = await store.ReadAsync(Topic, p, missing[0].Offsets[p], 1 << 10);
-                    output.WriteLine($"p{p}: {missing.Count} missing, first {KeyOf(missing[0].Group, p)} at {missing[0].Offsets[p]}; read there gives {string.Join(',', probe.Events.Select(e => e.Offset + "=" + Encoding.UTF8.GetString(e.Value.Span)))}; read-all count {stored.Count}, last {stored.LastOrDefault()}");
+                    output.WriteLine($"p{p}: {missing.Count} missing, first {KeyOf(missing[0].Group, p)} at {missing[0].Offsets[p]}; read there gives " +
+                        $"{await RecordsAtAsync(store, p, missing[0].Offsets[p], 1 << 10)}; read-all count {stored.Count}, last {stored.LastOrDefault()}");
                 }
 
                 if (groups.FirstOrDefault(g => offsetOf.TryGetValue(KeyOf(g.Group, p), out var at) && at != g.Offsets[p]) is { Offsets: not null } moved)
                 {
-                    // The leader's own answer (a read's first record is a message get) at the acknowledged offset.
-                    using var probe = await store.ReadAsync(Topic, p, moved.Offsets[p], maxBytes: 1);
+                    // The leader's own answer at the acknowledged offset (a read's first record is a message get).
                     output.WriteLine($"p{p}: {KeyOf(moved.Group, p)} acknowledged at {moved.Offsets[p]}, read at {offsetOf[KeyOf(moved.Group, p)]}; " +
-                        $"the leader's next record of p{p} from {moved.Offsets[p]}: {string.Join(',', probe.Events.Select(e => e.Offset + "=" + Encoding.UTF8.GetString(e.Value.Span)))}");
+                        $"the leader's next record of p{p} from {moved.Offsets[p]}: {await RecordsAtAsync(store, p, moved.Offsets[p], maxBytes: 1)}");
                 }
 
                 Assert.All(groups, g => Assert.Equal(g.Offsets[p], offsetOf[KeyOf(g.Group, p)]));
@@ -230,6 +227,13 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
         }
 
         return i;
+    }
+
+    /// <summary>What a read of <paramref name="partition"/> from <paramref name="offset"/> gives, as offset=key pairs.</summary>
+    private static async Task<string> RecordsAtAsync(JetStreamEventStore store, int partition, long offset, int maxBytes)
+    {
+        using var batch = await store.ReadAsync(Topic, partition, offset, maxBytes);
+        return string.Join(',', batch.Events.Select(e => e.Offset + "=" + Encoding.UTF8.GetString(e.Value.Span)));
     }
 
     private static string KeyOf(long group, int partition) => string.Create(CultureInfo.InvariantCulture, $"g{group}.p{partition}");

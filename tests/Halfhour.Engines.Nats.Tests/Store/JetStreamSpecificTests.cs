@@ -140,7 +140,8 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
         }
 
         // The interleaved records past the first gets came from consumers, each batch checked against the leader's gets and
-        // kept: on one node the consumer reads the leader's own copy.
+        // kept: on one server the consumer reads the one copy there is (and the server reports no placement, so none is
+        // off the leader; placement is decided in A_consumer_is_off_the_leader_only_when_…, met in the failover rounds).
         var (consumerReads, offLeader, refused) = _store.ConsumerReadFigures;
         Assert.True(consumerReads > 0, "reads of an interleaved partition past its first 16 records use a consumer");
         Assert.Equal(0, offLeader);
@@ -181,6 +182,16 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
             var expected = records.FirstOrDefault(r => r.Timestamp >= time) is { Value.Length: > 0 } first ? first.Offset : range.Next;
             Assert.Equal(expected, await _store.OffsetAtAsync(Topic, 1, time));
         }
+    }
+
+    [Fact]
+    public void A_consumer_is_off_the_leader_only_when_the_cluster_names_both_and_they_differ()
+    {
+        Assert.True(JetStreamEventStore.IsOffLeader("n1", "n3"));
+        Assert.False(JetStreamEventStore.IsOffLeader("n1", "n1"));
+        Assert.False(JetStreamEventStore.IsOffLeader(null, null)); // a single server: no cluster to be placed in
+        Assert.False(JetStreamEventStore.IsOffLeader("n1", null));
+        Assert.False(JetStreamEventStore.IsOffLeader(null, "n1"));
     }
 
     [Fact]
