@@ -59,6 +59,33 @@ public sealed class JetStreamEventStore : IEventStore
     private static readonly TimeSpan ReaderInactiveThreshold = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// A reader parked longer than this without a fetch is not read again but deleted: well inside
+    /// <see cref="ReaderInactiveThreshold"/>, after which the server may have reaped it.
+    /// </summary>
+    private static readonly TimeSpan ParkedIdleLimit = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Consumers parked at most, the least recently read deleted first: a memory consumer of one replica each, on the
+    /// stream's leader; enough for every reader of a node that follows a wide topic's partitions to keep its own.
+    /// </summary>
+    private const int MaxParkedReaders = 256;
+
+    /// <summary>
+    /// Consumers a read creates at most to get one on the stream's leader: 2.9 places each on one of the stream's peers at
+    /// random, so with three peers one in three lands there, and three attempts miss about three times in ten (the read then
+    /// returns what its gets read, and the next read tries again). A consumer is parked and read on, so this is paid once
+    /// per reader and leader, not per read.
+    /// </summary>
+    private const int PlacementAttempts = 3;
+
+    /// <summary>
+    /// How long a no-wait fetch waits for the server's answer (NATS.Net's least; its default is 30 s). A live consumer answers
+    /// in milliseconds; nats-server 2.9.10 sends nothing at all for a consumer that is gone, so this is what a parked consumer
+    /// the server lost costs a read before it reads by gets instead.
+    /// </summary>
+    private static readonly TimeSpan FetchExpires = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// After a new-message signal, how long to keep looking for the record before waiting again: in a
     /// cluster the signal can arrive before the replicated store has committed the record, which takes
     /// milliseconds; a signal of a publish that then failed is given up after this.
@@ -73,6 +100,7 @@ public sealed class JetStreamEventStore : IEventStore
     private static readonly TimeSpan ConsumerBackoff = TimeSpan.FromSeconds(5);
 
     private long _consumersFailedUntil;
+    private long _consumersCreated;
     private long _consumerReads;
     private long _consumerReadsRefused;
     private long _consumersOffLeader;
@@ -87,6 +115,7 @@ public sealed class JetStreamEventStore : IEventStore
     private readonly ConcurrentDictionary<string, bool> _sparse = new(StringComparer.Ordinal); // streams whose partitions interleave: gets in flight would be wasted
     private readonly StoreCalls _calls;
     private readonly LeaderChanges _leaderChanges;
+    private readonly ParkedReaders _parked;
 
     private JetStreamEventStore(NatsConnection connection, NatsJSContext js, NatsJSContext admin, JetStreamStoreOptions options, StreamNaming naming,
         KvCursorStore cursors, StoreCalls calls)
@@ -99,15 +128,13 @@ public sealed class JetStreamEventStore : IEventStore
         _naming = naming;
         _cursors = cursors;
         _leaderChanges = new LeaderChanges(connection);
+        _parked = new ParkedReaders(DeleteQuietlyAsync, ParkedIdleLimit, MaxParkedReaders);
         _log = options.LoggerFactory.CreateLogger<JetStreamEventStore>();
     }
 
-    /// <summary>
-    /// Partition reads that used a consumer; consumers not read because 2.9 placed them off the stream's leader; and consumer
-    /// batches dropped because the leader did not hold their first and last records so.
-    /// </summary>
-    public (long ConsumerReads, long OffLeader, long Refused) ConsumerReadFigures
-        => (Interlocked.Read(ref _consumerReads), Interlocked.Read(ref _consumersOffLeader), Interlocked.Read(ref _consumerReadsRefused));
+    /// <summary>How this store's reads of wide topics used consumers so far (see <see cref="ConsumerReadFigures"/>).</summary>
+    public ConsumerReadFigures ConsumerReads => new(Interlocked.Read(ref _consumerReads), Interlocked.Read(ref _consumersCreated),
+        Interlocked.Read(ref _consumersOffLeader), Interlocked.Read(ref _consumerReadsRefused), _parked.Count);
 
     /// <summary>
     /// Connects to the cluster, checks JetStream is enabled for the account, and opens (or creates) the
@@ -350,10 +377,13 @@ public sealed class JetStreamEventStore : IEventStore
     /// during a meta-leader election, made reads wait ~30 s for creates. A partition of a wider topic, whose records
     /// interleave with its siblings' (the stream is then remembered as sparse), is read a get at a time for its first
     /// <see cref="GetsBeforeConsumer"/> records, then with a consumer, whose creation costs several round trips (measured on
-    /// one node: about 5 ms a consumer read, 0.6 ms a get). A consumer reads its own node's copy of the stream, which after
-    /// a leader change need not be the leader's: a consumer is read only when it was placed on the stream's leader, and its
-    /// batch is kept only when the leader holds its first and last records (<see cref="LeaderHoldsAsync"/>), else dropped
-    /// (<see cref="ConsumerReadFigures"/>, a warning) and reads go by gets.
+    /// one node: about 5 ms a consumer read, 0.6 ms a get). The consumer is then parked (<see cref="ParkedReaders"/>): the
+    /// partition's next read that starts where it stopped reads on with it, after one get says there is a record, so a
+    /// reader catching up creates a consumer per stream leader, not per read. A consumer reads its own node's copy of the
+    /// stream, which after a leader change need not be the leader's: a consumer is read only when it was placed on the
+    /// stream's leader (<see cref="CreateOnLeaderAsync"/>), a parked one only while no leader change was heard of since, and
+    /// every batch is kept only when the leader holds its first and last records (<see cref="LeaderHoldsAsync"/>), else
+    /// dropped (<see cref="ConsumerReadFigures"/>, a warning) and reads go by gets.
     /// </remarks>
     public async ValueTask<EventBatch> ReadAsync(string topic, int partition, long fromOffset, int maxBytes, CancellationToken cancellationToken = default)
     {
@@ -378,6 +408,27 @@ public sealed class JetStreamEventStore : IEventStore
             next = SeqOf(events[^1].Offset + 1);
         }
 
+        // A reader parked where this read starts reads on, once a get says there is something to read (a tail reader's
+        // read finds nothing most times: one get, as without a consumer).
+        var epoch = _leaderChanges.Of(stream);
+        if (events.Count == 0 && await _parked.TakeAsync(stream, subject, next, epoch) is { } parked)
+        {
+            if (await GetNextAsync(stream, subject, next, cancellationToken) is null)
+            {
+                await _parked.ParkAsync(stream, subject, parked);
+                return new JetStreamEventBatch(events, OffsetOf(next));
+            }
+
+            if (await ReadByConsumerAsync(stream, subject, parked, events, maxBytes, cancellationToken) is { } end)
+            {
+                return new JetStreamEventBatch(events, OffsetOf(end));
+            }
+
+            // It delivered nothing although the leader holds a record: the server no longer has it (a fetch from a consumer
+            // that is gone ends like an empty one, with a 503). Read as if none had been parked.
+            await DeleteQuietlyAsync(stream, parked.Consumer.Info.Name);
+        }
+
         for (var i = events.Count; i < GetsBeforeConsumer; i++)
         {
             if (await GetNextAsync(stream, subject, next, cancellationToken) is not { } record)
@@ -394,53 +445,83 @@ public sealed class JetStreamEventStore : IEventStore
             }
         }
 
-        if (Environment.TickCount64 < Volatile.Read(ref _consumersFailedUntil))
+        if (Environment.TickCount64 < Volatile.Read(ref _consumersFailedUntil)
+            || await CreateOnLeaderAsync(stream, subject, next, epoch, cancellationToken) is not { } created)
         {
-            return new JetStreamEventBatch(events, OffsetOf(next)); // consumers failing just now: gets only, no wait for a timeout
+            return new JetStreamEventBatch(events, OffsetOf(next)); // gets only: consumers failing just now, or none placed on the leader
         }
 
-        // The stream's leader, asked beside the create: the consumer must be on it (see below).
-        var created = CreateReaderAsync(stream, subject, next, cancellationToken).AsTask();
-        var streamInfo = StreamInfoAsync(stream, cancellationToken).AsTask();
-        try
+        if (await ReadByConsumerAsync(stream, subject, created, events, maxBytes - bytes, cancellationToken) is { } read)
         {
-            await Task.WhenAll(created, streamInfo);
+            return new JetStreamEventBatch(events, OffsetOf(read));
         }
-        catch (NatsException) when (!cancellationToken.IsCancellationRequested)
+
+        await _parked.ParkAsync(stream, subject, created); // nothing after the gets yet: the next read starts there
+        return new JetStreamEventBatch(events, OffsetOf(next));
+    }
+
+    /// <summary>
+    /// A consumer for <paramref name="subject"/> from <paramref name="startSeq"/> on the stream's leader, or null. nats-server
+    /// 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c>; an ephemeral one on a
+    /// random "preferred" peer) and it reads that peer's own copy, which after a leader change can hold other records at the
+    /// same numbers, inside a batch as well as at its ends. So the stream's leader is asked beside each create, and a consumer
+    /// placed elsewhere is deleted unread (<see cref="ConsumerReadFigures.OffLeader"/>) and another created, up to
+    /// <see cref="PlacementAttempts"/> times. A create that fails (2.9's meta layer can time out for a long while after a
+    /// node's death, while the stream's leader answers gets) turns reads to gets for <see cref="ConsumerBackoff"/>, so each
+    /// read does not wait out a request timeout first.
+    /// </summary>
+    private async ValueTask<ParkedReader?> CreateOnLeaderAsync(string stream, string subject, ulong startSeq, long epoch, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < PlacementAttempts; attempt++)
         {
-            if (created.IsCompletedSuccessfully)
+            var created = CreateReaderAsync(stream, subject, startSeq, cancellationToken).AsTask();
+            var streamInfo = StreamInfoAsync(stream, cancellationToken).AsTask();
+            try
             {
-                await DeleteQuietlyAsync(stream, created.Result.Info.Name);
+                await Task.WhenAll(created, streamInfo);
+            }
+            catch (NatsException) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (created.IsCompletedSuccessfully)
+                {
+                    await DeleteQuietlyAsync(stream, created.Result.Info.Name);
+                }
+
+                Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+                return null;
             }
 
-            // Creating a consumer needs the meta leader and a live peer to place it on; after a node's death on 2.9 it
-            // can time out for a long while, although the stream's leader answers gets. The records read so far are a
-            // valid batch: the caller goes on from there, a get at a time, instead of failing the whole read; and for a
-            // while reads do not try a consumer, so each does not wait out a request timeout first.
-            Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
-            return new JetStreamEventBatch(events, OffsetOf(next));
-        }
+            var consumer = created.Result;
+            Interlocked.Increment(ref _consumersCreated);
+            if (!IsOffLeader(streamInfo.Result.Cluster?.Leader, consumer.Info.Cluster?.Leader))
+            {
+                return new ParkedReader(consumer, startSeq, 0, epoch, Environment.TickCount64);
+            }
 
-        // 2.9 places a one-replica consumer on any of the stream's peers and it reads that peer's own copy, which after a
-        // leader change can hold other records at the same numbers, inside a batch as well as at its ends: a consumer not on
-        // the leader is not read (the next read creates another), and one that is has its batch's ends checked all the same,
-        // as the leader may have changed since.
-        var consumer = created.Result;
-        if (IsOffLeader(streamInfo.Result.Cluster?.Leader, consumer.Info.Cluster?.Leader))
-        {
             await DeleteQuietlyAsync(stream, consumer.Info.Name);
             Interlocked.Increment(ref _consumersOffLeader);
-            return new JetStreamEventBatch(events, OffsetOf(next));
         }
 
+        return null;
+    }
+
+    /// <summary>
+    /// Appends to <paramref name="events"/> what <paramref name="reader"/> delivers now, up to <paramref name="maxBytes"/>, and
+    /// returns the sequence after the batch; null when it delivered nothing (the caller parks or deletes it). A batch the
+    /// leader does not hold so (<see cref="LeaderHoldsAsync"/>, as the leader may have changed since the consumer was placed)
+    /// is dropped with a warning, the consumer deleted, and reads go by gets for <see cref="ConsumerBackoff"/>; a kept batch
+    /// parks the consumer at the sequence after it. A fetch that fails deletes the consumer.
+    /// </summary>
+    private async ValueTask<ulong?> ReadByConsumerAsync(string stream, string subject, ParkedReader reader, List<StoredEvent> events, long maxBytes, CancellationToken cancellationToken)
+    {
         var byGets = events.Count;
+        var delivered = reader.Delivered;
         try
         {
-            var delivered = 0UL;
-            await foreach (var msg in consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxBytes = (int)Math.Max(1, maxBytes - bytes) }, cancellationToken: cancellationToken))
+            await foreach (var msg in reader.Consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxBytes = (int)Math.Max(1, maxBytes), Expires = FetchExpires }, cancellationToken: cancellationToken))
             {
                 var metadata = msg.Metadata ?? throw new InvalidDataException($"A record of {stream} came without JetStream metadata.");
-                // The consumer numbers what it delivers 1, 2, 3…: a gap means the client lost a message.
+                // The consumer numbers what it delivers 1, 2, 3… over all its reads: a gap means the client lost a message.
                 if (metadata.Sequence.Consumer != ++delivered)
                 {
                     throw new IOException($"A read of {subject} lost records in the client (delivery {metadata.Sequence.Consumer} after {delivered - 1}); read again.");
@@ -449,26 +530,37 @@ public sealed class JetStreamEventStore : IEventStore
                 events.Add(new StoredEvent(OffsetOf(metadata.Sequence.Stream), metadata.Timestamp, KeyOf(msg.Headers), msg.Data ?? []));
             }
         }
-        finally
+        catch
         {
-            await DeleteQuietlyAsync(stream, consumer.Info.Name);
+            await DeleteQuietlyAsync(stream, reader.Consumer.Info.Name);
+            throw;
+        }
+
+        if (events.Count == byGets)
+        {
+            return null;
         }
 
         Interlocked.Increment(ref _consumerReads);
-        if (events.Count > byGets && !await LeaderHoldsAsync(stream, subject, next, events, byGets, cancellationToken))
+        if (!await LeaderHoldsAsync(stream, subject, reader.Next, events, byGets, cancellationToken))
         {
-            // The consumer served a copy of the stream that is not the leader's (see LeaderHoldsAsync): keep what the gets
-            // read, and read by gets only for a while, as after a failed create.
+            // The consumer served a copy of the stream that is not the leader's: keep what the gets read, and read by gets
+            // only for a while, as after a failed create.
             Interlocked.Increment(ref _consumerReadsRefused);
             _log.LogWarning("A read of {Subject} by a consumer on {Node} returned offsets {First}-{Last}, which the stream's leader does not hold so; " +
-                "the {Count} records were dropped and reads use message gets for {Seconds} s", subject, consumer.Info.Cluster?.Leader ?? "?",
+                "the {Count} records were dropped and reads use message gets for {Seconds} s", subject, reader.Consumer.Info.Cluster?.Leader ?? "?",
                 events[byGets].Offset, events[^1].Offset, events.Count - byGets, ConsumerBackoff.TotalSeconds);
             events.RemoveRange(byGets, events.Count - byGets);
             Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+            await DeleteQuietlyAsync(stream, reader.Consumer.Info.Name);
+            return reader.Next;
         }
 
-        return new JetStreamEventBatch(events, events.Count > byGets ? events[^1].Offset + 1 : OffsetOf(next));
+        var after = SeqOf(events[^1].Offset + 1);
+        await _parked.ParkAsync(stream, subject, reader with { Next = after, Delivered = delivered, FetchedAt = Environment.TickCount64 });
+        return after;
     }
+
 
     /// <summary>
     /// Whether the stream's leader holds what a consumer read, <paramref name="events"/> from <paramref name="start"/> on,
@@ -652,6 +744,7 @@ public sealed class JetStreamEventStore : IEventStore
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _parked.DeleteAllAsync();
         await _leaderChanges.DisposeAsync();
         _calls.Dispose();
         await _connection.DisposeAsync();

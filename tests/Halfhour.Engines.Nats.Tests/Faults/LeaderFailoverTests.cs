@@ -206,8 +206,8 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
         {
             // Reads the store refused (a consumer's copy of the stream that was not the leader's), and anything else it warned of:
             // printed whether or not the checks pass; they include the final reads'.
-            var (consumerReads, offLeader, refused) = store.ConsumerReadFigures;
-            output.WriteLine($"round {round}: {consumerReads} partition reads by consumer, {offLeader} consumers off the leader not read, {refused} batches refused; {warnings.Lines.Count} warnings");
+            var figures = store.ConsumerReads;
+            output.WriteLine($"round {round}: {figures.Reads} partition reads by consumer, {figures.Created} consumers created, {figures.OffLeader} off the leader not read, {figures.Refused} batches refused; {warnings.Lines.Count} warnings");
             foreach (var line in warnings.Lines.Where(l => l.Contains(nameof(JetStreamEventStore), StringComparison.Ordinal)))
             {
                 output.WriteLine(line);

@@ -123,29 +123,88 @@ public sealed class JetStreamSpecificTests : IAsyncLifetime
 
         foreach (var (partition, from) in new (int, long)[] { (0, 0), (0, 25), (1, 0), (2, 0) })
         {
-            var values = new List<string>();
-            for (var next = from; ;)
-            {
-                using var batch = await _store.ReadAsync(Topic, partition, next, 1 << 20);
-                if (batch.Events.Count == 0)
-                {
-                    break;
-                }
-
-                values.AddRange(batch.Events.Select(e => Encoding.UTF8.GetString(e.Value.Span)));
-                next = batch.NextOffset;
-            }
-
-            Assert.Equal(writes.Where(w => w.Partition == partition).Select(w => w.Value).Skip(partition == 0 ? (int)from : 0), values);
+            var (records, _, _) = await ReadToEndAsync(Topic, partition, from, 1 << 20);
+            Assert.Equal(writes.Where(w => w.Partition == partition).Select(w => w.Value).Skip(partition == 0 ? (int)from : 0), records.Select(r => r.Value));
         }
 
         // The interleaved records past the first gets came from consumers, each batch checked against the leader's gets and
         // kept: on one server the consumer reads the one copy there is (and the server reports no placement, so none is
         // off the leader; placement is decided in A_consumer_is_off_the_leader_only_when_…, met in the failover rounds).
-        var (consumerReads, offLeader, refused) = _store.ConsumerReadFigures;
-        Assert.True(consumerReads > 0, "reads of an interleaved partition past its first 16 records use a consumer");
-        Assert.Equal(0, offLeader);
-        Assert.Equal(0, refused);
+        var figures = _store.ConsumerReads;
+        Assert.True(figures.Reads > 0, "reads of an interleaved partition past its first 16 records use a consumer");
+        Assert.Equal(0, figures.OffLeader);
+        Assert.Equal(0, figures.Refused);
+    }
+
+    [Fact]
+    public async Task A_reader_reading_on_from_where_it_stopped_creates_one_consumer_not_one_per_read()
+    {
+        // A wide topic's tail reader catching up: a consumer per read cost nats-server 2.9's meta leader a create and a delete
+        // each, and three of each per useful read in a cluster (only a consumer placed on the stream's leader is read).
+        const string Topic = "DEV.IF-027";
+        await _store.EnsureTopicAsync(new TopicSpec(Topic, 3));
+        var stream = _store.StreamOf(Topic);
+        await AppendInterleavedAsync(Topic, 0, 400);
+
+        await using var creates = await ConsumerCreates.StartAsync(_options, stream);
+        await using var admin = new NatsConnection(_options.ToNatsOpts());
+        var js = new NATS.Client.JetStream.NatsJSContext(admin);
+
+        // Reads of about ten records: the first takes 16 by gets, then its consumer is parked and every later read reads on with it.
+        var (records, reads, end) = await ReadToEndAsync(Topic, 1, 0, 2048);
+        Assert.Equal(Enumerable.Range(0, 400).Select(n => $"p1-{n}"), records.Select(r => r.Value.TrimEnd('.')));
+        Assert.True(reads > 10, $"the reads were small: {reads}");
+        Assert.Equal(1, await creates.CountAsync());
+        Assert.Equal(1, _store.ConsumerReads.Created);
+        Assert.Equal(1, _store.ConsumerReads.Parked);
+
+        // A read from elsewhere gets a consumer of its own (the parked one stays for the reader it serves); reading to the
+        // end, it stops where the first stands, and one of the two is deleted rather than both parked.
+        var (again, _, _) = await ReadToEndAsync(Topic, 1, records[150].Offset, 2048);
+        Assert.Equal(Enumerable.Range(150, 250).Select(n => $"p1-{n}"), again.Select(r => r.Value.TrimEnd('.')));
+        Assert.Equal(1, await creates.CountAsync()); // one more
+        Assert.Equal(2, _store.ConsumerReads.Created);
+        Assert.Single(await js.ListConsumerNamesAsync(stream).ToListAsync());
+        Assert.Equal(1, _store.ConsumerReads.Parked);
+
+        // The parked consumer gone behind the store's back (the server reaped it, or its node's memory went with a restart):
+        // a fetch from it ends like an empty one, so the read must not take that for the partition's end.
+        await js.DeleteConsumerAsync(stream, Assert.Single(await js.ListConsumerNamesAsync(stream).ToListAsync()));
+        await AppendInterleavedAsync(Topic, 400, 50);
+        var (after, _, _) = await ReadToEndAsync(Topic, 1, end, 2048); // where the reads stopped, and the parked consumer stands
+        Assert.Equal(Enumerable.Range(400, 50).Select(n => $"p1-{n}"), after.Select(r => r.Value.TrimEnd('.')));
+        Assert.Equal(1, await creates.CountAsync()); // a new one after the gets
+        Assert.Equal(0, _store.ConsumerReads.Refused);
+    }
+
+    /// <summary>Appends records <paramref name="from"/> onwards of three partitions, one of each at a time, values of 100 bytes.</summary>
+    private async Task AppendInterleavedAsync(string topic, int from, int count)
+    {
+        for (var n = from; n < from + count; n++)
+        {
+            await _store.AppendAsync([.. Enumerable.Range(0, 3).Select(p => new EventWrite(topic, p, Bytes("k"), Bytes($"p{p}-{n}".PadRight(100, '.'))))]);
+        }
+    }
+
+    /// <summary>
+    /// Reads a partition from <paramref name="from"/> to its end in reads of at most <paramref name="maxBytes"/>: the records'
+    /// offsets and values, the number of reads, and the offset the last read ended at.
+    /// </summary>
+    private async Task<(List<(long Offset, string Value)> Records, int Reads, long End)> ReadToEndAsync(string topic, int partition, long from, int maxBytes)
+    {
+        var records = new List<(long, string)>();
+        var reads = 0;
+        for (var next = from; ; reads++)
+        {
+            using var batch = await _store.ReadAsync(topic, partition, next, maxBytes);
+            if (batch.Events.Count == 0)
+            {
+                return (records, reads, batch.NextOffset);
+            }
+
+            records.AddRange(batch.Events.Select(e => (e.Offset, Encoding.UTF8.GetString(e.Value.Span))));
+            next = batch.NextOffset;
+        }
     }
 
     [Fact]
