@@ -198,7 +198,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"resume after each round (s): {string.Join(", ", resumes.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))}; longest {resumes.DefaultIfEmpty().Max():F1}; {skipped.Count} of {attempted} rounds skipped{(skipped.Count > 0 ? $" ({string.Join(", ", skipped)})" : "")}"));
             output.WriteLine(await reading.ReportAsync());
             output.WriteLine($"audit: {ledger.Accepted.Count} messages accepted ({ledger.Duplicates} answered as duplicates, {ledger.Unanswered} requests unanswered and sent again), " +
-                $"{copies} copies pushed for {OwedCopies(cluster, ledger).Count()} owed, {missing.Count} missing, {ledger.Violations.Count} violations, in {clock.Elapsed.TotalSeconds:N0} s");
+                $"{copies} copies pushed for {OwedCopies(cluster, ledger).Count()} owed, {missing.Count} missing, {ledger.Violations.Count} violations, in {clock.Elapsed.TotalSeconds:N0} s (the last {drain.Elapsed.TotalSeconds:N0} s draining after the senders stopped)");
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"JetStream API requests seen: {api.ConsumerCreates} consumer creates ({api.ConsumerCreates / clock.Elapsed.TotalSeconds:F1}/s; {api.InboxConsumerCreates} on inboxes), {api.MessageGets} message gets ({api.MessageGets / clock.Elapsed.TotalSeconds:F0}/s)"));
             output.WriteLine(await cluster.AuditInboxesAsync(OwedCopies(cluster, ledger)));
