@@ -38,7 +38,9 @@ public class DipSignatureVerifierTests(SigningCertificates certificates)
 {
     private static readonly Uri s_channel = new("https://127.0.0.1:8443/dip-channel/IF-021");
     private static readonly byte[] s_body = Encoding.UTF8.GetBytes("""[{"payload":{"CommonBlock":{},"CustomBlock":{}}}]""");
-    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 27, 8, 0, 0, TimeSpan.Zero));
+    // The certificates are issued relative to the wall clock (valid from a day ago), so the signing clock starts from it too: a
+    // fixed date here made every verification fail once the wall clock passed it by a day.
+    private readonly ManualClock _clock = new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
 
     private DipSignatureHeaders SignNow(X509Certificate2? with = null, byte[]? body = null, Uri? url = null) =>
         new DipRequestSigner(with ?? certificates.Supplier, _clock).Sign("POST", url ?? s_channel, body ?? s_body);
