@@ -64,6 +64,7 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
 
         var warnings = new WarningLog();
         var options = fixture.NewStoreOptions() with { LoggerFactory = warnings };
+        await using var streams = new RoundStreams(fixture, options, output); // deleted after the store closes, pass or fail
         await using var store = await JetStreamEventStore.ConnectAsync(options);
         await store.EnsureTopicAsync(new TopicSpec(Topic, Partitions));
         using var stop = new CancellationTokenSource();
@@ -216,6 +217,12 @@ public sealed class LeaderFailoverTests(ClusterFixture fixture, ITestOutputHelpe
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"round {round}: killed leader {leader}; appends resumed after {resumedAfter.TotalSeconds:F1} s; {groups.Length} groups acknowledged, {failures} failed attempts retried; follower read {followed.Count} of partition 0"));
+    }
+
+    /// <summary>Deletes a round's streams when disposed (<see cref="ClusterFixture.DeleteStreamsAsync"/>), saying what it did.</summary>
+    private sealed class RoundStreams(ClusterFixture fixture, JetStreamStoreOptions options, ITestOutputHelper output) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => output.WriteLine(await fixture.DeleteStreamsAsync(options));
     }
 
     private static int FirstDifference(IReadOnlyList<string> a, IReadOnlyList<string> b)

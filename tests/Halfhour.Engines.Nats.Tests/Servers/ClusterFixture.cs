@@ -1,4 +1,6 @@
 using Halfhour.Engines.Nats.Local;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
 
 namespace Halfhour.Engines.Nats.Tests.Servers;
 
@@ -22,6 +24,40 @@ public sealed class ClusterFixture : IAsyncLifetime
             // a retry of a group is safe (idempotency keys), so failing fast costs nothing.
             RequestTimeout = TimeSpan.FromSeconds(2),
         };
+    }
+
+    /// <summary>
+    /// Deletes the streams (and key-value buckets) of a store made with <paramref name="options"/>, so a test that leaves a
+    /// cluster to the next one leaves no raft groups behind: each would be one more election after every later leader kill
+    /// (the 16th round of a soak once waited out its resume bound among some thirty). Says what it deleted, or why not.
+    /// </summary>
+    public async Task<string> DeleteStreamsAsync(JetStreamStoreOptions options)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await using var connection = new NatsConnection(options.ToNatsOpts());
+            var js = new NatsJSContext(connection);
+            var names = new List<string>();
+            await foreach (var name in js.ListStreamNamesAsync(cancellationToken: timeout.Token))
+            {
+                if (name.StartsWith(options.StreamPrefix + "_", StringComparison.Ordinal) || name.StartsWith($"KV_{options.StreamPrefix}_", StringComparison.Ordinal))
+                {
+                    names.Add(name);
+                }
+            }
+
+            foreach (var name in names)
+            {
+                await js.DeleteStreamAsync(name, timeout.Token);
+            }
+
+            return $"deleted {names.Count} streams of {options.StreamPrefix}";
+        }
+        catch (Exception e) when (e is NatsException or OperationCanceledException)
+        {
+            return $"streams of {options.StreamPrefix} not deleted: {e.Message}";
+        }
     }
 
     /// <inheritdoc />
