@@ -411,22 +411,22 @@ public sealed class JetStreamEventStore : IEventStore
         // A reader parked where this read starts reads on, once a get says there is something to read (a tail reader's
         // read finds nothing most times: one get, as without a consumer).
         var epoch = _leaderChanges.Of(stream);
-        if (events.Count == 0 && await _parked.TakeAsync(stream, subject, next, epoch) is { } parked)
+        if (events.Count == 0 && await _parked.TakeAsync(subject, next, epoch) is { } parked)
         {
-            if (await GetNextAsync(stream, subject, next, cancellationToken) is null)
+            if (await GetNextAsync(stream, subject, next, cancellationToken) is not { } leadersFirst)
             {
-                await _parked.ParkAsync(stream, subject, parked);
+                await _parked.ParkAsync(subject, parked);
                 return new JetStreamEventBatch(events, OffsetOf(next));
             }
 
-            if (await ReadByConsumerAsync(stream, subject, parked, events, maxBytes, cancellationToken) is { } end)
+            if (await ReadByConsumerAsync(stream, subject, parked, leadersFirst, events, maxBytes, cancellationToken) is { } end)
             {
                 return new JetStreamEventBatch(events, OffsetOf(end));
             }
 
-            // It delivered nothing although the leader holds a record: the server no longer has it (a fetch from a consumer
-            // that is gone ends like an empty one, with a 503). Read as if none had been parked.
-            await DeleteQuietlyAsync(stream, parked.Consumer.Info.Name);
+            // It delivered nothing although the leader holds a record: the server no longer has it (2.9.10 does not answer a
+            // fetch from a consumer that is gone; the fetch expires empty). Read as if none had been parked.
+            await DeleteQuietlyAsync(parked.Consumer);
         }
 
         for (var i = events.Count; i < GetsBeforeConsumer; i++)
@@ -451,12 +451,12 @@ public sealed class JetStreamEventStore : IEventStore
             return new JetStreamEventBatch(events, OffsetOf(next)); // gets only: consumers failing just now, or none placed on the leader
         }
 
-        if (await ReadByConsumerAsync(stream, subject, created, events, maxBytes - bytes, cancellationToken) is { } read)
+        if (await ReadByConsumerAsync(stream, subject, created, null, events, maxBytes - bytes, cancellationToken) is { } read)
         {
             return new JetStreamEventBatch(events, OffsetOf(read));
         }
 
-        await _parked.ParkAsync(stream, subject, created); // nothing after the gets yet: the next read starts there
+        await _parked.ParkAsync(subject, created); // nothing after the gets yet: the next read starts there
         return new JetStreamEventBatch(events, OffsetOf(next));
     }
 
@@ -464,7 +464,7 @@ public sealed class JetStreamEventStore : IEventStore
     /// A consumer for <paramref name="subject"/> from <paramref name="startSeq"/> on the stream's leader, or null. nats-server
     /// 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c>; an ephemeral one on a
     /// random "preferred" peer) and it reads that peer's own copy, which after a leader change can hold other records at the
-    /// same numbers, inside a batch as well as at its ends. So the stream's leader is asked beside each create, and a consumer
+    /// same numbers, inside a batch as well as at its ends. So the stream's leader is asked beside the first create, and a consumer
     /// placed elsewhere is deleted unread (<see cref="ConsumerReadFigures.OffLeader"/>) and another created, up to
     /// <see cref="PlacementAttempts"/> times. A create that fails (2.9's meta layer can time out for a long while after a
     /// node's death, while the stream's leader answers gets) turns reads to gets for <see cref="ConsumerBackoff"/>, so each
@@ -472,10 +472,10 @@ public sealed class JetStreamEventStore : IEventStore
     /// </summary>
     private async ValueTask<ParkedReader?> CreateOnLeaderAsync(string stream, string subject, ulong startSeq, long epoch, CancellationToken cancellationToken)
     {
+        var streamInfo = StreamInfoAsync(stream, cancellationToken).AsTask(); // the leader, asked once beside the first create
         for (var attempt = 0; attempt < PlacementAttempts; attempt++)
         {
             var created = CreateReaderAsync(stream, subject, startSeq, cancellationToken).AsTask();
-            var streamInfo = StreamInfoAsync(stream, cancellationToken).AsTask();
             try
             {
                 await Task.WhenAll(created, streamInfo);
@@ -484,10 +484,10 @@ public sealed class JetStreamEventStore : IEventStore
             {
                 if (created.IsCompletedSuccessfully)
                 {
-                    await DeleteQuietlyAsync(stream, created.Result.Info.Name);
+                    await DeleteQuietlyAsync(created.Result);
                 }
 
-                Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
+                BackOffConsumers();
                 return null;
             }
 
@@ -498,7 +498,7 @@ public sealed class JetStreamEventStore : IEventStore
                 return new ParkedReader(consumer, startSeq, 0, epoch, Environment.TickCount64);
             }
 
-            await DeleteQuietlyAsync(stream, consumer.Info.Name);
+            await DeleteQuietlyAsync(consumer);
             Interlocked.Increment(ref _consumersOffLeader);
         }
 
@@ -508,11 +508,13 @@ public sealed class JetStreamEventStore : IEventStore
     /// <summary>
     /// Appends to <paramref name="events"/> what <paramref name="reader"/> delivers now, up to <paramref name="maxBytes"/>, and
     /// returns the sequence after the batch; null when it delivered nothing (the caller parks or deletes it). A batch the
-    /// leader does not hold so (<see cref="LeaderHoldsAsync"/>, as the leader may have changed since the consumer was placed)
+    /// leader does not hold so (<see cref="LeaderHoldsAsync"/>, given <paramref name="leadersFirst"/> when a get already
+    /// read the record the consumer starts at; as the leader may have changed since the consumer was placed)
     /// is dropped with a warning, the consumer deleted, and reads go by gets for <see cref="ConsumerBackoff"/>; a kept batch
     /// parks the consumer at the sequence after it. A fetch that fails deletes the consumer.
     /// </summary>
-    private async ValueTask<ulong?> ReadByConsumerAsync(string stream, string subject, ParkedReader reader, List<StoredEvent> events, long maxBytes, CancellationToken cancellationToken)
+    private async ValueTask<ulong?> ReadByConsumerAsync(string stream, string subject, ParkedReader reader, StoredEvent? leadersFirst, List<StoredEvent> events,
+        long maxBytes, CancellationToken cancellationToken)
     {
         var byGets = events.Count;
         var delivered = reader.Delivered;
@@ -532,7 +534,7 @@ public sealed class JetStreamEventStore : IEventStore
         }
         catch
         {
-            await DeleteQuietlyAsync(stream, reader.Consumer.Info.Name);
+            await DeleteQuietlyAsync(reader.Consumer);
             throw;
         }
 
@@ -542,7 +544,7 @@ public sealed class JetStreamEventStore : IEventStore
         }
 
         Interlocked.Increment(ref _consumerReads);
-        if (!await LeaderHoldsAsync(stream, subject, reader.Next, events, byGets, cancellationToken))
+        if (!await LeaderHoldsAsync(stream, subject, reader.Next, leadersFirst, events, byGets, cancellationToken))
         {
             // The consumer served a copy of the stream that is not the leader's: keep what the gets read, and read by gets
             // only for a while, as after a failed create.
@@ -551,21 +553,24 @@ public sealed class JetStreamEventStore : IEventStore
                 "the {Count} records were dropped and reads use message gets for {Seconds} s", subject, reader.Consumer.Info.Cluster?.Leader ?? "?",
                 events[byGets].Offset, events[^1].Offset, events.Count - byGets, ConsumerBackoff.TotalSeconds);
             events.RemoveRange(byGets, events.Count - byGets);
-            Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
-            await DeleteQuietlyAsync(stream, reader.Consumer.Info.Name);
+            BackOffConsumers();
+            await DeleteQuietlyAsync(reader.Consumer);
             return reader.Next;
         }
 
         var after = SeqOf(events[^1].Offset + 1);
-        await _parked.ParkAsync(stream, subject, reader with { Next = after, Delivered = delivered, FetchedAt = Environment.TickCount64 });
+        await _parked.ParkAsync(subject, reader with { Next = after, Delivered = delivered, FetchedAt = Environment.TickCount64 });
         return after;
     }
 
+    /// <summary>Reads use gets only for <see cref="ConsumerBackoff"/>: a consumer create failed, or a batch was refused.</summary>
+    private void BackOffConsumers() => Volatile.Write(ref _consumersFailedUntil, Environment.TickCount64 + (long)ConsumerBackoff.TotalMilliseconds);
 
     /// <summary>
     /// Whether the stream's leader holds what a consumer read, <paramref name="events"/> from <paramref name="start"/> on,
-    /// read from sequence <paramref name="from"/>: the subject's first record from there must be the consumer's first, and
-    /// its record at the consumer's last sequence the consumer's last, byte for byte (two gets, one round trip).
+    /// read from sequence <paramref name="from"/>: the subject's first record from there (<paramref name="leadersFirst"/> when
+    /// already read) must be the consumer's first, and its record at the consumer's last sequence the consumer's last, byte
+    /// for byte (two gets, one round trip; one when the first is known).
     /// </summary>
     /// <remarks>
     /// nats-server 2.9 places a one-replica consumer on any of the stream's peers (<c>createGroupForConsumer</c> shuffles
@@ -577,9 +582,10 @@ public sealed class JetStreamEventStore : IEventStore
     /// the leader and this check remains for a leader that changed meanwhile. A copy that merely lags returns fewer
     /// records, which is a valid batch.
     /// </remarks>
-    private async ValueTask<bool> LeaderHoldsAsync(string stream, string subject, ulong from, List<StoredEvent> events, int start, CancellationToken cancellationToken)
+    private async ValueTask<bool> LeaderHoldsAsync(string stream, string subject, ulong from, StoredEvent? leadersFirst, List<StoredEvent> events, int start,
+        CancellationToken cancellationToken)
     {
-        var first = GetNextAsync(stream, subject, from, cancellationToken).AsTask();
+        var first = leadersFirst is not null ? Task.FromResult(leadersFirst) : GetNextAsync(stream, subject, from, cancellationToken).AsTask();
         var last = GetNextAsync(stream, subject, SeqOf(events[^1].Offset), cancellationToken).AsTask();
         await Task.WhenAll(first, last);
         return Same(events[start], first.Result) && Same(events[^1], last.Result);
@@ -894,7 +900,7 @@ public sealed class JetStreamEventStore : IEventStore
         var consumer = await _calls.RunAsync("consumer create", stream, ct => _js.CreateOrUpdateConsumerAsync(stream, config, ct), cancellationToken);
         if (consumer.Info.Config.FilterSubject != subject)
         {
-            await DeleteQuietlyAsync(stream, consumer.Info.Name);
+            await DeleteQuietlyAsync(consumer);
             StreamConfigCheck.Require(false, stream, "consumer filter subject", subject, consumer.Info.Config.FilterSubject);
         }
 
@@ -912,6 +918,8 @@ public sealed class JetStreamEventStore : IEventStore
 
     /// <summary>A unique name for a reader's ephemeral consumer (2.9 rejects an unnamed one created with a filter).</summary>
     private static string ReaderName() => "hh-read-" + Guid.NewGuid().ToString("N");
+
+    private ValueTask DeleteQuietlyAsync(INatsJSConsumer consumer) => DeleteQuietlyAsync(consumer.Info.StreamName, consumer.Info.Name);
 
     private async ValueTask DeleteQuietlyAsync(string stream, string consumer)
     {

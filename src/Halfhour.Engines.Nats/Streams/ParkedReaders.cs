@@ -23,9 +23,9 @@ internal sealed record ParkedReader(INatsJSConsumer Consumer, ulong Next, ulong 
 /// reads never share one. One that does not fit a read that takes it (a leader change since, idle long enough that the
 /// server may have reaped it) is deleted; so are those left idle, and the oldest beyond <paramref name="capacity"/>.
 /// </summary>
-internal sealed class ParkedReaders(Func<string, string, ValueTask> delete, TimeSpan idleLimit, int capacity)
+internal sealed class ParkedReaders(Func<INatsJSConsumer, ValueTask> delete, TimeSpan idleLimit, int capacity)
 {
-    private readonly ConcurrentDictionary<(string Subject, ulong Next), (string Stream, ParkedReader Reader)> _readers = new();
+    private readonly ConcurrentDictionary<(string Subject, ulong Next), ParkedReader> _readers = new();
     private long _sweptAt = Environment.TickCount64;
 
     /// <summary>How many are parked now.</summary>
@@ -35,19 +35,19 @@ internal sealed class ParkedReaders(Func<string, string, ValueTask> delete, Time
     /// The reader parked for <paramref name="subject"/> that delivers <paramref name="next"/> next, if it was created in this
     /// leader <paramref name="epoch"/> and fetched recently; otherwise null, and one parked there that does not fit is deleted.
     /// </summary>
-    public async ValueTask<ParkedReader?> TakeAsync(string stream, string subject, ulong next, long epoch)
+    public async ValueTask<ParkedReader?> TakeAsync(string subject, ulong next, long epoch)
     {
         if (!_readers.TryRemove((subject, next), out var parked))
         {
             return null;
         }
 
-        if (parked.Reader.Epoch == epoch && !IsIdle(parked.Reader, Environment.TickCount64))
+        if (parked.Epoch == epoch && !IsIdle(parked, Environment.TickCount64))
         {
-            return parked.Reader;
+            return parked;
         }
 
-        await delete(stream, parked.Reader.Consumer.Info.Name);
+        await delete(parked.Consumer);
         return null;
     }
 
@@ -55,11 +55,11 @@ internal sealed class ParkedReaders(Func<string, string, ValueTask> delete, Time
     /// Parks <paramref name="reader"/> for the read of <paramref name="subject"/> that starts where it stands; deletes it if one
     /// is parked there already. At most once a second, deletes the readers left idle and the oldest beyond the capacity.
     /// </summary>
-    public async ValueTask ParkAsync(string stream, string subject, ParkedReader reader)
+    public async ValueTask ParkAsync(string subject, ParkedReader reader)
     {
-        if (!_readers.TryAdd((subject, reader.Next), (stream, reader)))
+        if (!_readers.TryAdd((subject, reader.Next), reader))
         {
-            await delete(stream, reader.Consumer.Info.Name);
+            await delete(reader.Consumer);
         }
 
         var now = Environment.TickCount64;
@@ -71,11 +71,11 @@ internal sealed class ParkedReaders(Func<string, string, ValueTask> delete, Time
         Interlocked.Exchange(ref _sweptAt, now);
         var parked = _readers.ToArray();
         var beyond = parked.Length - capacity;
-        foreach (var (key, value) in parked.OrderBy(p => p.Value.Reader.FetchedAt))
+        foreach (var (key, value) in parked.OrderBy(p => p.Value.FetchedAt))
         {
-            if ((beyond-- > 0 || IsIdle(value.Reader, now)) && _readers.TryRemove(key, out var removed))
+            if ((beyond-- > 0 || IsIdle(value, now)) && _readers.TryRemove(key, out var removed))
             {
-                await delete(removed.Stream, removed.Reader.Consumer.Info.Name);
+                await delete(removed.Consumer);
             }
         }
     }
@@ -87,7 +87,7 @@ internal sealed class ParkedReaders(Func<string, string, ValueTask> delete, Time
         {
             if (_readers.TryRemove(key, out var parked))
             {
-                await delete(parked.Stream, parked.Reader.Consumer.Info.Name);
+                await delete(parked.Consumer);
             }
         }
     }

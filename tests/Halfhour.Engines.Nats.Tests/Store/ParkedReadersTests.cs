@@ -17,12 +17,12 @@ public sealed class ParkedReadersTests
     {
         var readers = New(TimeSpan.FromMinutes(1), 8);
         var reader = Reader("a", next: 40, epoch: 3);
-        await readers.ParkAsync(Stream, Subject, reader);
+        await readers.ParkAsync(Subject, reader);
 
-        Assert.Null(await readers.TakeAsync(Stream, Subject, 41, 3)); // another place: not it, and it stays
-        Assert.Null(await readers.TakeAsync(Stream, "hh.DEV.IF-021.2", 40, 3)); // another partition
-        Assert.Same(reader, await readers.TakeAsync(Stream, Subject, 40, 3));
-        Assert.Null(await readers.TakeAsync(Stream, Subject, 40, 3)); // taken: two reads never share one
+        Assert.Null(await readers.TakeAsync(Subject, 41, 3)); // another place: not it, and it stays
+        Assert.Null(await readers.TakeAsync("hh.DEV.IF-021.2", 40, 3)); // another partition
+        Assert.Same(reader, await readers.TakeAsync(Subject, 40, 3));
+        Assert.Null(await readers.TakeAsync(Subject, 40, 3)); // taken: two reads never share one
         Assert.Empty(_deleted);
     }
 
@@ -30,13 +30,13 @@ public sealed class ParkedReadersTests
     public async Task A_reader_from_before_a_leader_change_or_left_idle_is_deleted_not_read()
     {
         var readers = New(TimeSpan.FromMilliseconds(200), 8);
-        await readers.ParkAsync(Stream, Subject, Reader("old-leader", next: 40, epoch: 3));
-        Assert.Null(await readers.TakeAsync(Stream, Subject, 40, 4));
+        await readers.ParkAsync(Subject, Reader("old-leader", next: 40, epoch: 3));
+        Assert.Null(await readers.TakeAsync(Subject, 40, 4));
         Assert.Equal(["old-leader"], _deleted);
 
-        await readers.ParkAsync(Stream, Subject, Reader("idle", next: 50, epoch: 4));
+        await readers.ParkAsync(Subject, Reader("idle", next: 50, epoch: 4));
         await Task.Delay(300);
-        Assert.Null(await readers.TakeAsync(Stream, Subject, 50, 4));
+        Assert.Null(await readers.TakeAsync(Subject, 50, 4));
         Assert.Equal(["old-leader", "idle"], _deleted);
         Assert.Equal(0, readers.Count);
     }
@@ -45,13 +45,13 @@ public sealed class ParkedReadersTests
     public async Task Readers_of_one_partition_at_different_places_each_keep_their_own_and_a_second_at_one_place_is_deleted()
     {
         var readers = New(TimeSpan.FromMinutes(1), 8);
-        await readers.ParkAsync(Stream, Subject, Reader("a", next: 40, epoch: 1));
-        await readers.ParkAsync(Stream, Subject, Reader("b", next: 90, epoch: 1));
-        await readers.ParkAsync(Stream, Subject, Reader("c", next: 90, epoch: 1));
+        await readers.ParkAsync(Subject, Reader("a", next: 40, epoch: 1));
+        await readers.ParkAsync(Subject, Reader("b", next: 90, epoch: 1));
+        await readers.ParkAsync(Subject, Reader("c", next: 90, epoch: 1));
 
         Assert.Equal(["c"], _deleted);
-        Assert.Equal("a", (await readers.TakeAsync(Stream, Subject, 40, 1))?.Consumer.Info.Name);
-        Assert.Equal("b", (await readers.TakeAsync(Stream, Subject, 90, 1))?.Consumer.Info.Name);
+        Assert.Equal("a", (await readers.TakeAsync(Subject, 40, 1))?.Consumer.Info.Name);
+        Assert.Equal("b", (await readers.TakeAsync(Subject, 90, 1))?.Consumer.Info.Name);
     }
 
     [Fact]
@@ -59,9 +59,9 @@ public sealed class ParkedReadersTests
     {
         var readers = New(TimeSpan.FromMinutes(1), 2);
         var now = Environment.TickCount64;
-        await readers.ParkAsync(Stream, Subject, Reader("oldest", next: 10, epoch: 1, fetchedAt: now - 3000));
-        await readers.ParkAsync(Stream, Subject, Reader("newest", next: 20, epoch: 1, fetchedAt: now));
-        await readers.ParkAsync(Stream, Subject, Reader("middle", next: 30, epoch: 1, fetchedAt: now - 1000));
+        await readers.ParkAsync(Subject, Reader("oldest", next: 10, epoch: 1, fetchedAt: now - 3000));
+        await readers.ParkAsync(Subject, Reader("newest", next: 20, epoch: 1, fetchedAt: now));
+        await readers.ParkAsync(Subject, Reader("middle", next: 30, epoch: 1, fetchedAt: now - 1000));
 
         Assert.Equal(["oldest"], _deleted);
         Assert.Equal(2, readers.Count);
@@ -70,9 +70,9 @@ public sealed class ParkedReadersTests
         Assert.Equal(0, readers.Count);
     }
 
-    private ParkedReaders New(TimeSpan idleLimit, int capacity) => new((_, name) =>
+    private ParkedReaders New(TimeSpan idleLimit, int capacity) => new(consumer =>
     {
-        _deleted.Add(name);
+        _deleted.Add(consumer.Info.Name);
         return ValueTask.CompletedTask;
     }, idleLimit, capacity);
 

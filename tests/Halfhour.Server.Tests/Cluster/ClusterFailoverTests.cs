@@ -261,7 +261,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
         await leaderNode.KillAsync();
         await Task.Delay(TimeSpan.FromSeconds(1));
 
-        var (name, node) = round % 2 == 1 ? ("A", cluster.NodeA) : ("B", cluster.NodeB);
+        var (name, node, survivor) = round % 2 == 1 ? ("A", cluster.NodeA, cluster.NodeB) : ("B", cluster.NodeB, cluster.NodeA);
         var before = cluster.Receivers.ToDictionary(r => r.Key, r => r.Value.Taken.Count);
         var postsBefore = cluster.Receivers.ToDictionary(r => r.Key, r => r.Value.Attempts);
         var acceptedBefore = ledger.Accepted.Count;
@@ -293,8 +293,7 @@ public sealed class ClusterFailoverTests(HalfhourCluster cluster, ITestOutputHel
             $"round {round}: killed stream leader {leader} at {leaderKilledAt:HH:mm:ss.fff}, then node {name}; every recipient received again after {resumed.TotalSeconds:F1} s (the last, {last.Key}, at {nodeKilledAt + last.Value:HH:mm:ss.fff})"));
         if (resumed > SlowResume)
         {
-            // What the surviving node met meanwhile (its warnings and errors): a slow resume nears the bound on a slow machine.
-            var survivor = round % 2 == 1 ? cluster.NodeB : cluster.NodeA;
+            // What the surviving node met meanwhile (its last lines of output): a slow resume nears the bound on a slow machine.
             report[^1] += $"\n  slow: the surviving node's last output:\n{survivor.RecentOutput}";
         }
 
